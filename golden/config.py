@@ -213,6 +213,11 @@ class AxelramConfig:
         return -((2 * self.sqrt_mant - self.sumsq_width) // 2) + 1
 
     @property
+    def sqrt_z_width(self):
+        """Signed width holding every root exponent z (and 0 for a zero key)."""
+        return max((-self.sqrt_z_min - 1).bit_length(), self.sqrt_z_max.bit_length()) + 1
+
+    @property
     def norm_bias(self):
         """Stored-exponent bias: the smallest non-zero norm (1) is stored with exponent 0."""
         return self.norm_mant - 1
@@ -297,6 +302,7 @@ class AxelramConfig:
         return {
             "u_width": self.u_width,
             "sumsq_width": self.sumsq_width,
+            "sqrt_z_width": self.sqrt_z_width,
             "norm_exp_width": self.norm_exp_width,
             "norm_width": self.norm_width,
             "threshold_rom_width": self.threshold_rom_width,
