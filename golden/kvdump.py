@@ -45,7 +45,8 @@ import numpy as np
 __all__ = [
     "FORMAT", "MODELS", "TEXT_SPLITS",
     "ModelRef", "KVDump",
-    "check_eval_packages", "locate_model", "resolve_model", "wiki_text", "write_wiki_text", "read_text",
+    "check_eval_packages", "locate_model", "resolve_model",
+    "wiki_text", "write_wiki_text", "read_text",
     "load_tokenizer", "load_model", "token_windows", "dump_kv", "dump_kv_windows",
     "write_kv_dump", "read_kv_dump",
 ]
@@ -116,9 +117,10 @@ def _atomic_path(path):
     os.close(fd)
     umask = os.umask(0)
     os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual permissions
     try:
         yield Path(tmp)
+        # mkstemp (and safetensors, which recreates the file) make 0600; use the usual mode
+        os.chmod(tmp, 0o666 & ~umask)
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -401,7 +403,7 @@ def _cache_layers(cache):
     if hasattr(cache, "layers"):
         return [(layer.keys, layer.values) for layer in cache.layers]
     if hasattr(cache, "key_cache"):
-        return list(zip(cache.key_cache, cache.value_cache))
+        return list(zip(cache.key_cache, cache.value_cache, strict=True))
     return [(kv[0], kv[1]) for kv in cache]
 
 
