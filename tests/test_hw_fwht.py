@@ -1,0 +1,201 @@
+"""SignFlipFWHT against golden.fwht (``u = FWHT(s * x)``), bit for bit; throughput; reset."""
+
+import random
+import time
+
+import numpy as np
+import pytest
+from amaranth import ClockDomain, Module
+from amaranth.back import verilog
+from stream_sim import run, sink, source, stream_put
+
+from axelram_hw.fwht import SignFlipFWHT
+from golden.config import AxelramConfig
+from golden.fixed import FixedModel
+from golden.fwht import fwht
+from golden.signs import default_signs
+
+CONFIGS = {
+    "d8_p8": dict(d=8, b=3, lanes=8, in_width=4),
+    "d8_p4": dict(d=8, b=3, lanes=4, in_width=5),
+    "d8_p2": dict(d=8, b=3, lanes=2, in_width=3),
+    "d8_p1": dict(d=8, b=3, lanes=1, in_width=6),
+    "d16_p4": dict(d=16, b=3, lanes=4, in_width=16),
+    "d128_p128": dict(d=128, b=3, in_width=16),
+    "d128_p8": dict(d=128, b=3, lanes=8, in_width=12),
+    "d128_p16": dict(d=128, b=3, lanes=16, in_width=24),
+}
+
+
+def vector_count(cfg):
+    return 20 if cfg.lanes >= 64 else 40 if cfg.beats >= 8 else 60
+
+
+def make_vectors(cfg, rng, n):
+    """``n`` vectors (n, d) over the whole ``in_width`` range and negate bits (n, d).
+
+    The first rows are the extremes: all most-negative (negated and not: ``-(-2**(w-1))``
+    needs the extra bit), all most-positive (both ways), and a random mix of the two.
+    """
+    lo, hi = -(1 << (cfg.in_width - 1)), (1 << (cfg.in_width - 1)) - 1
+    x = rng.integers(lo, hi + 1, size=(n, cfg.d), dtype=np.int64)
+    neg = rng.integers(0, 2, size=(n, cfg.d), dtype=np.int64)
+    x[0:2], neg[0], neg[1] = lo, 1, 0
+    x[2:4], neg[2], neg[3] = hi, 0, 1
+    x[4] = np.where(rng.integers(0, 2, cfg.d) == 1, lo, hi)
+    return x, neg
+
+
+def beats(cfg, x, neg):
+    """Stream payloads: ``beats`` per vector, ``{data, neg}`` with neg bit p for lane p."""
+    p = cfg.lanes
+    return [{"data": xv[c * p:(c + 1) * p].tolist(),
+             "neg": sum(int(bit) << i for i, bit in enumerate(nv[c * p:(c + 1) * p]))}
+            for xv, nv in zip(x, neg, strict=True) for c in range(cfg.beats)]
+
+
+def expected(x, neg):
+    return fwht(np.where(neg == 1, -x, x))
+
+
+def check(cfg, want, got):
+    got = np.array([[beat[p] for p in range(cfg.lanes)] for beat in got],
+                   dtype=np.int64).reshape(-1, cfg.d)
+    assert got.shape == want.shape, f"got {got.shape[0]} vectors, want {want.shape[0]}"
+    bad = np.argwhere(got != want)
+    assert not bad.size, (f"{len(bad)} coordinates differ; first: vector {bad[0][0]} "
+                          f"coordinate {bad[0][1]}: got {got[tuple(bad[0])]}, "
+                          f"want {want[tuple(bad[0])]}")
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_fwht_bit_exact_random_handshake(name):
+    cfg = AxelramConfig(**CONFIGS[name])
+    seed = sum(map(ord, name))
+    x, neg = make_vectors(cfg, np.random.default_rng(seed), vector_count(cfg))
+    dut = SignFlipFWHT(cfg)
+    got = []
+    n_beats = len(x) * cfg.beats
+    r = random.Random(seed)
+    run(dut,
+        source(dut.i, beats(cfg, x, neg), rng=random.Random(seed + 1),
+               p_valid=r.uniform(0.5, 0.7)),
+        sink(dut.o, n_beats, got, rng=random.Random(seed + 2), p_ready=r.uniform(0.5, 0.7),
+             tail=dut.latency + 2 * cfg.beats + 8),
+        deadline_cycles=10 * n_beats + 400)
+    check(cfg, expected(x, neg), got)
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_fwht_one_beat_per_clock(name):
+    """Back to back: N vectors take N * beats + latency clocks, with no gap on either side."""
+    cfg = AxelramConfig(**CONFIGS[name])
+    x, neg = make_vectors(cfg, np.random.default_rng(7), vector_count(cfg) // 2)
+    dut = SignFlipFWHT(cfg)
+    got, stamps_in, stamps_out = [], [], []
+    n_beats = len(x) * cfg.beats
+
+    async def monitor(ctx):
+        cycle = 0
+        async for _, _, iv, ir, ov, orr in ctx.tick().sample(
+                dut.i.valid, dut.i.ready, dut.o.valid, dut.o.ready):
+            if iv and ir:
+                stamps_in.append(cycle)
+            if ov and orr:
+                stamps_out.append(cycle)
+            cycle += 1
+
+    run(dut, source(dut.i, beats(cfg, x, neg)),
+        sink(dut.o, n_beats, got, tail=dut.latency + 4),
+        background=[monitor], deadline_cycles=2 * n_beats + 200)
+    check(cfg, expected(x, neg), got)
+    assert stamps_in == list(range(stamps_in[0], stamps_in[0] + n_beats)), "input stalled"
+    assert stamps_out == list(range(stamps_out[0], stamps_out[0] + n_beats)), "output gaps"
+    assert stamps_out[-1] - stamps_in[-1] == dut.latency
+    assert stamps_out[-1] - stamps_in[0] + 1 == n_beats + dut.latency
+    log2_beats = cfg.log2d - cfg.log2_lanes
+    assert dut.latency == 1 + cfg.log2_lanes + (cfg.beats - 1) + 2 * log2_beats
+
+
+@pytest.mark.parametrize("name", ["d8_p2", "d16_p4", "d128_p8"])
+def test_fwht_reset_mid_traffic(name):
+    """One clock of ``rst`` while the input is stalled (every stage holds data, a partial
+    vector inside, an output pending); the next vectors are exact and nothing from before the
+    reset comes out after it."""
+    cfg = AxelramConfig(**CONFIGS[name])
+    rng = np.random.default_rng(11)
+    junk_x, junk_neg = make_vectors(cfg, rng, 8)
+    x, neg = make_vectors(cfg, rng, 8)
+    junk = beats(cfg, junk_x, junk_neg)
+    dut = SignFlipFWHT(cfg)
+    top = Module()
+    top.domains.sync = cd = ClockDomain("sync")
+    top.submodules.dut = dut
+    state = {"reset_done": False, "pending": None, "sent": 0}
+    before, got = [], []
+
+    async def drive(ctx):
+        # Junk until the input stalls (then every register holds data) after a vector and a half.
+        for payload in junk:
+            await stream_put(ctx, dut.i, payload)
+            state["sent"] += 1
+            if state["sent"] > cfg.beats * 3 // 2 and not ctx.get(dut.i.ready):
+                break
+        else:
+            raise AssertionError("test set-up: the input never stalled")
+        state["pending"] = ctx.get(dut.o.valid)
+        ctx.set(cd.rst, 1)
+        await ctx.tick()  # one clock of reset is enough
+        ctx.set(cd.rst, 0)
+        assert not ctx.get(dut.o.valid)
+        assert ctx.get(dut.i.ready)
+        state["reset_done"] = True
+        await source(dut.i, beats(cfg, x, neg), rng=random.Random(4), p_valid=0.6)(ctx)
+
+    async def take(ctx):
+        ready = random.Random(5)
+        while True:
+            ctx.set(dut.o.ready, ready.random() < 0.15)
+            _, rst, valid, ok, payload = await ctx.tick().sample(dut.o.valid, dut.o.ready,
+                                                                dut.o.payload)
+            if rst:
+                break
+            if valid and ok:
+                before.append(payload)
+        ctx.set(dut.o.ready, 0)
+        while not state["reset_done"]:
+            await ctx.tick()
+        await sink(dut.o, len(x) * cfg.beats, got, rng=random.Random(6), p_ready=0.6,
+                   tail=dut.latency + 2 * cfg.beats + 8)(ctx)
+
+    run(top, drive, take, deadline_cycles=4000)
+    assert state["pending"], "test set-up: want an output pending at reset"
+    done = len(before) // cfg.beats
+    assert done * cfg.beats < state["sent"]
+    check(cfg, expected(junk_x[:done], junk_neg[:done]), before[:done * cfg.beats])
+    check(cfg, expected(x, neg), got)
+
+
+def test_fwht_matches_fixed_model():
+    """The neg bits are the sign ROM's ``s == -1``: same result as FixedModel.rotate."""
+    cfg = AxelramConfig(d=16, b=3, lanes=4, layers=3, in_width=10)
+    model = FixedModel(cfg, default_signs(cfg.d, cfg.layers))
+    x, _ = make_vectors(cfg, np.random.default_rng(3), 9)
+    layers = np.arange(len(x)) % cfg.layers
+    neg = (model.signs.signs[layers] == -1).astype(np.int64)
+    want = np.stack([model.rotate(v, layer) for v, layer in zip(x, layers, strict=True)])
+    dut = SignFlipFWHT(cfg)
+    got = []
+    run(dut, source(dut.i, beats(cfg, x, neg), rng=random.Random(1), p_valid=0.6),
+        sink(dut.o, len(x) * cfg.beats, got, rng=random.Random(2), p_ready=0.6, tail=30),
+        deadline_cycles=2000)
+    check(cfg, want, got)
+
+
+def test_fwht_full_parallel_converts_to_verilog():
+    cfg = AxelramConfig(d=128, b=3)
+    start = time.monotonic()
+    text = verilog.convert(SignFlipFWHT(cfg), emit_src=False)
+    elapsed = time.monotonic() - start
+    assert "i__payload" in text and "o__payload" in text
+    assert elapsed < 30, f"conversion took {elapsed:.1f} s"
