@@ -1,0 +1,246 @@
+"""Key encoder: raw key beats and rotated beats in, stored indices and the norm word out."""
+
+from amaranth import Cat, Module, Shape, Signal, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.fifo import SyncFIFOBuffered
+from amaranth.lib.wiring import In, Out
+
+from ._stage import check_config
+from .norm import NormUnit, key_beat_layout
+from .quantiser import Quantiser, index_layout, rotated_beat_layout
+from .thresholds import ThresholdUnit, threshold_layout
+
+__all__ = ["KeyEncoder", "encoded_layout", "norm_word_layout"]
+
+#: Clocks from a write into an empty ``SyncFIFOBuffered`` to ``r_rdy`` (its registered output).
+_FIFO_LATENCY = 2
+
+#: Widest ``u`` FIFO slice, in bits. The Amaranth simulator cannot compile a memory write port
+#: much wider than 2k bits (RecursionError); a block RAM is far narrower anyway.
+_U_SLICE_BITS = 1024
+
+
+def norm_word_layout(cfg):
+    """The stored norm word ``n = mant * 2**(exp - norm_bias)``."""
+    return data.StructLayout({"mant": unsigned(cfg.norm_mant),
+                              "exp": unsigned(cfg.norm_exp_width)})
+
+
+def encoded_layout(cfg):
+    """One output beat: ``lanes`` indices and the key's norm word (repeated on every beat)."""
+    return data.StructLayout({"idx": index_layout(cfg), **norm_word_layout(cfg).members})
+
+
+class _Sideband(wiring.Component):
+    """Carry side data past a pure pipeline ``inner`` that does not know about it.
+
+    ``i.payload.data`` goes into ``inner``; ``i.payload.side`` goes into a FIFO at the same
+    transfer and meets ``inner``'s result at the output: ``o.payload = {data, side}``, in order.
+    The FIFO holds one entry per token inside ``inner`` (at most ``inner.latency``), plus one
+    because ``SyncFIFOBuffered.w_rdy`` does not count its output register as free when it is
+    being read: depth ``inner.latency + 1`` never stalls ``inner``.
+
+    Parameters
+    ----------
+    inner : wiring.Component
+        A pure pipeline with stream members ``i`` and ``o`` and a ``latency`` attribute
+        (at least ``_FIFO_LATENCY``, so the side entry is always there first).
+    side_shape : ShapeLike
+        Shape of the side data.
+    """
+
+    def __init__(self, inner, side_shape):
+        assert inner.latency >= _FIFO_LATENCY
+        self._inner = inner
+        self._side_shape = side_shape
+        self.depth = inner.latency + 1
+        self.latency = inner.latency
+        super().__init__({
+            "i": In(stream.Signature(data.StructLayout({
+                "data": inner.i.payload.shape(), "side": side_shape}))),
+            "o": Out(stream.Signature(data.StructLayout({
+                "data": inner.o.payload.shape(), "side": side_shape}))),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.inner = inner = self._inner
+        m.submodules.side = side = SyncFIFOBuffered(width=Shape.cast(self._side_shape).width,
+                                                    depth=self.depth)
+        m.d.comb += [
+            # Fork: both take the beat in the same cycle.
+            inner.i.payload.eq(self.i.payload.data),
+            inner.i.valid.eq(self.i.valid & side.w_rdy),
+            side.w_data.eq(self.i.payload.side),
+            side.w_en.eq(self.i.valid & inner.i.ready),
+            self.i.ready.eq(inner.i.ready & side.w_rdy),
+            # Join: both give the result in the same cycle.
+            self.o.payload.data.eq(inner.o.payload),
+            self.o.payload.side.eq(side.r_data),
+            self.o.valid.eq(inner.o.valid & side.r_rdy),
+            inner.o.ready.eq(self.o.ready & side.r_rdy),
+            side.r_en.eq(self.o.ready & inner.o.valid),
+        ]
+        return m
+
+
+class KeyEncoder(wiring.Component):
+    """The write path after the FWHT: norm, thresholds and quantiser of each key.
+
+    Takes each key twice, in the same key order: its raw beats on ``key`` (for the norm) and its
+    rotated beats ``u = FWHT(s * k)`` on ``u`` (for the indices). The two streams are
+    independent: either may run ahead of the other. Emits one beat per ``u`` beat:
+    the ``b``-bit indices of its ``lanes`` coordinates and the key's stored norm word, bit-exact
+    with ``golden.fixed.FixedModel.write``.
+
+    Structure::
+
+        key ─► NormUnit ─┬─► ThresholdUnit ─┐ (mant, exp in a side FIFO)
+                         └──────────────────┴─► key FIFO {lo, hi, mant, exp}
+        u ───────────────────► u FIFO ─────────┴─► join ─► Quantiser ─► o
+                                                          (mant, exp in a side FIFO)
+
+    For ``b = 1`` there are no thresholds: the ThresholdUnit is left out and the quantiser uses
+    the sign of ``u`` only.
+
+    FIFO depths (derived, not tuned):
+
+    * ``u`` FIFO: when both streams run in lock-step at one beat per clock, a ``u`` beat waits
+      for its key's thresholds: ``L_info = norm.latency + thresholds.latency + 2`` clocks from
+      the key's last beat to the key FIFO's output, plus the ``beats - 1`` earlier beats of the
+      key. ``SyncFIFOBuffered`` needs one entry more than it holds (its ``w_rdy`` ignores a
+      pending read of the output register): depth ``L_info + beats``, so the norm/threshold
+      latency never throttles a back-to-back stream.
+    * key FIFO: in lock-step a key's entry is read ``beats + 1`` clocks after it is written
+      (2 clocks FIFO latency, ``beats - 1`` more beats), so at most two keys are held (at
+      ``lanes == d``), plus one: depth 3. When ``u`` lags, this FIFO fills and the norm
+      pipeline stalls as a whole (no bubbles), which keeps the throughput.
+    * side FIFOs around the ThresholdUnit and the Quantiser: ``latency + 1`` (see ``_Sideband``).
+
+    The ``u`` FIFO is built as lock-step slices of at most 1024 bits (a power of two of lanes
+    each), sharing their write and read enables: one FIFO with one state, in ``u_slices`` parts.
+
+    Parameters
+    ----------
+    cfg : AxelramConfig
+
+    Attributes
+    ----------
+    u_depth, key_depth : int
+        Depths of the ``u`` FIFO and of the per-key FIFO.
+    u_slices : int
+        Number of lock-step slices of the ``u`` FIFO.
+    latency : int
+        Clocks from the transfer of a key's last beat on ``key`` to its first output beat when
+        its ``u`` beats are already waiting (no stalls).
+
+    Members
+    -------
+    key : ``In(stream.Signature(key_beat_layout(cfg)))``
+        Raw key beats, ``cfg.beats`` per key.
+    u : ``In(stream.Signature(rotated_beat_layout(cfg)))``
+        Rotated key beats, ``cfg.beats`` per key, same keys in the same order.
+    o : ``Out(stream.Signature(encoded_layout(cfg)))``
+        ``{idx, mant, exp}``, one beat per ``u`` beat.
+
+    Raises
+    ------
+    TypeError
+        If ``cfg`` is not an ``AxelramConfig``.
+    """
+
+    key_depth = 3
+
+    def __init__(self, cfg):
+        self.cfg = check_config(self, cfg)
+        self._norm = NormUnit(cfg)
+        self._thresholds = (_Sideband(ThresholdUnit(cfg), norm_word_layout(cfg))
+                            if cfg.b > 1 else None)
+        self._quantiser = _Sideband(Quantiser(cfg), norm_word_layout(cfg))
+        info_latency = (self._norm.latency + _FIFO_LATENCY
+                        + (self._thresholds.latency if self._thresholds else 0))
+        self.u_depth = info_latency + cfg.beats
+        lanes_per_slice = 1 << max(0, (_U_SLICE_BITS // cfg.u_width).bit_length() - 1)
+        self._slice_lanes = min(cfg.lanes, lanes_per_slice)
+        self.u_slices = cfg.lanes // self._slice_lanes
+        self.latency = info_latency + self._quantiser.latency
+        self._key_info = data.StructLayout({"data": threshold_layout(cfg),
+                                            "side": norm_word_layout(cfg)})
+        super().__init__({
+            "key": In(stream.Signature(key_beat_layout(cfg))),
+            "u": In(stream.Signature(rotated_beat_layout(cfg))),
+            "o": Out(stream.Signature(encoded_layout(cfg))),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self.cfg
+
+        m.submodules.norm = norm = self._norm
+        m.submodules.quantiser = quantiser = self._quantiser
+        m.submodules.key_fifo = key_fifo = SyncFIFOBuffered(width=self._key_info.size,
+                                                            depth=self.key_depth)
+        slice_width = self._slice_lanes * cfg.u_width
+        u_fifos = []
+        for n in range(self.u_slices):
+            u_fifo = SyncFIFOBuffered(width=slice_width, depth=self.u_depth)
+            m.submodules[f"u_fifo{n}" if self.u_slices > 1 else "u_fifo"] = u_fifo
+            u_fifos.append(u_fifo)
+
+        # -- per key: norm, thresholds, into the key FIFO ----------------------------------------
+        wiring.connect(m, wiring.flipped(self.key), norm.i)
+        if self._thresholds is not None:
+            m.submodules.thresholds = thresholds = self._thresholds
+            m.d.comb += [
+                thresholds.i.payload.data.m.eq(norm.o.payload.m),
+                thresholds.i.payload.data.z.eq(norm.o.payload.z),
+                thresholds.i.payload.side.mant.eq(norm.o.payload.mant),
+                thresholds.i.payload.side.exp.eq(norm.o.payload.exp),
+                thresholds.i.valid.eq(norm.o.valid),
+                norm.o.ready.eq(thresholds.i.ready),
+            ]
+            wiring.connect(m, thresholds.o, key_fifo.w_stream)  # same layout as _key_info
+        else:
+            key_in = data.View(self._key_info, key_fifo.w_data)
+            m.d.comb += [
+                key_in.side.mant.eq(norm.o.payload.mant),
+                key_in.side.exp.eq(norm.o.payload.exp),
+                key_fifo.w_en.eq(norm.o.valid),
+                norm.o.ready.eq(key_fifo.w_rdy),
+            ]
+
+        # -- per beat: join each u beat with its key's entry, pop the key on its last beat -------
+        u_head = Cat(*(u_fifo.r_data for u_fifo in u_fifos))
+        u_ready = Cat(*(u_fifo.r_rdy for u_fifo in u_fifos)).all()
+        m.d.comb += self.u.ready.eq(Cat(*(u_fifo.w_rdy for u_fifo in u_fifos)).all())
+        for n, u_fifo in enumerate(u_fifos):
+            m.d.comb += [
+                u_fifo.w_data.eq(self.u.payload.as_value().word_select(n, slice_width)),
+                u_fifo.w_en.eq(self.u.valid & self.u.ready),
+            ]
+
+        key_head = data.View(self._key_info, key_fifo.r_data)
+        beat = Signal(range(cfg.beats))
+        last_beat = beat == cfg.beats - 1
+        do_join = quantiser.i.valid & quantiser.i.ready
+        m.d.comb += [
+            quantiser.i.payload.data.u.eq(u_head),
+            quantiser.i.payload.data.lo.eq(key_head.data.lo),
+            quantiser.i.payload.data.hi.eq(key_head.data.hi),
+            quantiser.i.payload.side.eq(key_head.side),
+            quantiser.i.valid.eq(u_ready & key_fifo.r_rdy),
+            key_fifo.r_en.eq(do_join & last_beat),
+        ]
+        m.d.comb += [u_fifo.r_en.eq(do_join) for u_fifo in u_fifos]
+        with m.If(do_join):
+            m.d.sync += beat.eq(beat + 1)  # beats is a power of two: wraps to 0
+
+        # -- out -----------------------------------------------------------------------------
+        m.d.comb += [
+            self.o.payload.idx.eq(quantiser.o.payload.data),
+            self.o.payload.mant.eq(quantiser.o.payload.side.mant),
+            self.o.payload.exp.eq(quantiser.o.payload.side.exp),
+            self.o.valid.eq(quantiser.o.valid),
+            quantiser.o.ready.eq(self.o.ready),
+        ]
+        return m

@@ -1,0 +1,164 @@
+"""Lloyd–Max quantiser: the index of each rotated coordinate against its key's thresholds.
+
+Bit-exact with the index formula of :meth:`golden.fixed.FixedModel.write`.
+"""
+
+from amaranth import Cat, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from ._stage import check_config, stage_reg
+from .thresholds import threshold_layout
+
+__all__ = ["Quantiser", "quantiser_layout", "index_layout", "rotated_beat_layout"]
+
+
+def rotated_beat_layout(cfg):
+    """One beat of a rotated key ``u = FWHT(s * k)``: ``lanes`` signed ``u_width``-bit values."""
+    return data.ArrayLayout(signed(cfg.u_width), cfg.lanes)
+
+
+def quantiser_layout(cfg):
+    """One quantiser input beat: ``u`` and its key's thresholds (repeated on every beat)."""
+    return data.StructLayout({"u": rotated_beat_layout(cfg), **threshold_layout(cfg).members})
+
+
+def index_layout(cfg):
+    """One beat of indices: ``lanes`` unsigned ``b``-bit values."""
+    return data.ArrayLayout(unsigned(cfg.b), cfg.lanes)
+
+
+def _thermometer_to_binary(bits, width):
+    """Count of a thermometer code (``bits[i] = count > i``, monotone) as ``width`` bits.
+
+    Bit ``n`` of the count is the XOR of ``bits[2**n - 1], bits[2 * 2**n - 1], ...``: one
+    LUT-level XOR per output bit.
+    """
+    out = []
+    for n in range(width):
+        taps = bits[(1 << n) - 1::1 << n]
+        bit = taps[0]
+        for tap in taps[1:]:
+            bit = bit ^ tap
+        out.append(bit)
+    return Cat(*out)
+
+
+class Quantiser(wiring.Component):
+    """Quantise rotated coordinates against norm-scaled thresholds.
+
+    The index of ``u`` is the number of ascending thresholds
+    ``-x_{H-1} .. -x_1, 0, x_1 .. x_{H-1}`` strictly below it (``H = 2**(b-1)``), computed on
+    integers exactly as ``golden.fixed.FixedModel.write`` does:
+    ``(H-1) + (u > 0) + sum_j [(u > lo_j) - (u <= -hi_j)]`` with ``lo = floor(x)``,
+    ``hi = ceil(x)``. A pure pipeline with one global enable (``en = ~o.valid | o.ready``,
+    ``i.ready = en``), one beat per clock, three stages either way:
+
+    ``cfg.antisymmetric = False`` (full): 2**b - 1 signed comparators per coordinate.
+
+    1. register ``u``, ``lo`` and ``-hi`` (one adder per threshold, shared by the lanes);
+    2. the comparators ``u > -hi_j``, ``u > 0``, ``u > lo_j``: a thermometer code;
+    3. thermometer to binary (XOR of taps) into the output register.
+
+    ``cfg.antisymmetric = True``: the sign and 2**(b-1) - 1 magnitude comparators.
+
+    1. ``s = (u > 0)`` and ``a = |u|`` (one adder) per lane; ``lo_j + 1`` (shared) and ``hi_j``;
+    2. ``c_j = a >= (s ? lo_j + 1 : hi_j)``, the threshold select folded into the comparator's
+       per-bit logic (one comparator level; registering the selected thresholds would cost
+       ``lanes * (H-1) * threshold_width`` flip-flops);
+    3. ``index = s ? H + count : H - 1 - count``, i.e. ``Cat(count ^ ~s, s)``, into the output
+       register.
+
+    Both give the same indices: for ``u > 0``, ``u > lo_j <=> u >= lo_j + 1`` and no negative
+    threshold counts; for ``u <= 0``, ``u <= -hi_j <=> -u >= hi_j``. ``b = 1`` has no
+    thresholds: the index is ``u > 0``.
+
+    Parameters
+    ----------
+    cfg : AxelramConfig
+
+    Attributes
+    ----------
+    latency : int
+        Clocks from a transfer on ``i`` to ``o.valid`` (no stalls): 3.
+
+    Members
+    -------
+    i : ``In(stream.Signature(quantiser_layout(cfg)))``
+        ``{u, lo, hi}`` beats; ``lo``/``hi`` are the thresholds of the beat's key.
+    o : ``Out(stream.Signature(index_layout(cfg)))``
+        One beat of ``b``-bit indices per input beat.
+
+    Raises
+    ------
+    TypeError
+        If ``cfg`` is not an ``AxelramConfig``.
+    """
+
+    latency = 3
+
+    def __init__(self, cfg):
+        self.cfg = check_config(self, cfg)
+        super().__init__({
+            "i": In(stream.Signature(quantiser_layout(cfg))),
+            "o": Out(stream.Signature(index_layout(cfg))),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self.cfg
+
+        en = Signal()
+        m.d.comb += [
+            en.eq(~self.o.valid | self.o.ready),
+            self.i.ready.eq(en),
+        ]
+
+        with m.If(en):
+            valid = stage_reg(m, "s1_valid", self.i.valid, reset_less=False)
+            valid = stage_reg(m, "s2_valid", valid, reset_less=False)
+            m.d.sync += self.o.valid.eq(valid)
+            if cfg.antisymmetric:
+                indices = self._antisymmetric(m)
+            else:
+                indices = self._full(m)
+            for p, index in enumerate(indices):
+                m.d.sync += self.o.payload[p].eq(index)
+        return m
+
+    def _full(self, m):
+        cfg = self.cfg
+        h1 = cfg.half_levels - 1
+        payload = self.i.payload
+        lo = [stage_reg(m, f"s1_lo{j}", payload.lo[j]) for j in range(h1)]
+        neg_hi = [stage_reg(m, f"s1_neg_hi{j}", -payload.hi[j]) for j in range(h1)]
+        indices = []
+        for p in range(cfg.lanes):
+            u = stage_reg(m, f"s1_u{p}", payload.u[p])
+            # Ascending thresholds: -hi_{H-1} .. -hi_1, 0, lo_1 .. lo_{H-1}.
+            above = ([u > t for t in reversed(neg_hi)] + [u > 0] + [u > t for t in lo])
+            thermometer = stage_reg(m, f"s2_t{p}", Cat(*above))
+            indices.append(_thermometer_to_binary(list(thermometer), cfg.b))
+        return indices
+
+    def _antisymmetric(self, m):
+        cfg = self.cfg
+        h1 = cfg.half_levels - 1
+        payload = self.i.payload
+        lo_inc = [stage_reg(m, f"s1_lo_inc{j}", payload.lo[j] + 1) for j in range(h1)]
+        hi = [stage_reg(m, f"s1_hi{j}", payload.hi[j]) for j in range(h1)]
+        indices = []
+        for p in range(cfg.lanes):
+            u = payload.u[p]
+            positive = stage_reg(m, f"s1_pos{p}", u > 0)
+            negative = u[-1]
+            # |u| = (u ^ sign) + sign: one adder (|-2**(w-1)| still fits w unsigned bits).
+            magnitude = stage_reg(m, f"s1_mag{p}",
+                                  (u.as_unsigned() ^ negative.replicate(cfg.u_width)) + negative,
+                                  unsigned(cfg.u_width))
+            ge = [magnitude >= Mux(positive, lo_inc[j], hi[j]) for j in range(h1)]
+            count = stage_reg(m, f"s2_c{p}", Cat(*ge), unsigned(h1))
+            sign = stage_reg(m, f"s2_pos{p}", positive)
+            count = _thermometer_to_binary(list(count), cfg.b - 1)
+            indices.append(Cat(count ^ (~sign).replicate(cfg.b - 1), sign))
+        return indices

@@ -1,0 +1,156 @@
+"""Norm-scaled quantiser thresholds ``floor/ceil(m * G_j * 2**(z - thr_frac))``.
+
+Bit-exact with :func:`golden.fixed.scaled_thresholds`.
+"""
+
+from amaranth import C, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from ._stage import check_config, stage_reg
+
+__all__ = ["ThresholdUnit", "root_layout", "threshold_layout"]
+
+
+def root_layout(cfg):
+    """The root ``sqrt(S) ~= m * 2**z`` that scales the thresholds."""
+    return data.StructLayout({"m": unsigned(cfg.sqrt_mant), "z": signed(cfg.sqrt_z_width)})
+
+
+def threshold_layout(cfg):
+    """Per-key thresholds: ``lo`` = floor, ``hi`` = ceil of ``x_j``, ``j = 1 .. 2**(b-1) - 1``.
+
+    For ``b = 1`` both arrays are empty (zero bits wide).
+    """
+    thresholds = data.ArrayLayout(unsigned(cfg.threshold_width), cfg.half_levels - 1)
+    return data.StructLayout({"lo": thresholds, "hi": thresholds})
+
+
+class ThresholdUnit(wiring.Component):
+    """Scale the positive threshold ROM words ``G_j`` by the root of one key.
+
+    Computes ``x_j = m * G_j * 2**(z - thr_frac)`` exactly and emits ``lo_j = floor(x_j)`` and
+    ``hi_j = ceil(x_j)``, bit-exact with ``golden.fixed.scaled_thresholds``. A pure pipeline with
+    one global enable (``en = ~o.valid | o.ready``, ``i.ready = en``), one key per clock.
+
+    Stages (each one register):
+
+    1. input register: ``m``, and the right-shift amount ``t = sqrt_z_max - z`` (one adder);
+    2. ``2**(b-1) - 1`` constant multiplies ``m * G_j`` (register before and after: DSPs);
+    3. a barrel shift right by ``t``, one mux level per stage, largest step first, with a sticky
+       bit collecting every bit shifted out (a LUT-level OR). The product is first taken to the
+       largest scale ``2**(sqrt_z_max - thr_frac)`` by a constant shift (free), whose dropped
+       bits seed the sticky bit. ``ceil(log2(sqrt_z_max - sqrt_z_min + 1))`` stages;
+    4. ``hi = lo + sticky`` (one adder) into the output register.
+
+    A zero key (``m = 0``, ``z = 0``, possibly outside the shifter's range) gives all zeros,
+    since the product is zero whatever the shift.
+
+    ``b = 1`` has no thresholds (the index is the sign of ``u`` alone): the unit is not needed
+    and refuses to be built; :class:`~axelram_hw.key_encoder.KeyEncoder` leaves it out.
+
+    Parameters
+    ----------
+    cfg : AxelramConfig
+
+    Attributes
+    ----------
+    latency : int
+        Clocks from a transfer on ``i`` to ``o.valid`` (no stalls):
+        ``3 + bitlen(sqrt_z_max - sqrt_z_min)``; 8 at the defaults.
+
+    Members
+    -------
+    i : ``In(stream.Signature(root_layout(cfg)))``
+        One root ``{m, z}`` per key (from :class:`~axelram_hw.norm.NormUnit`).
+    o : ``Out(stream.Signature(threshold_layout(cfg)))``
+        ``{lo, hi}`` per key.
+
+    Raises
+    ------
+    TypeError
+        If ``cfg`` is not an ``AxelramConfig``.
+    ValueError
+        If ``cfg.b`` is 1.
+    """
+
+    def __init__(self, cfg):
+        self.cfg = check_config(self, cfg)
+        if cfg.b < 2:
+            self._MustUse__silence = True
+            raise ValueError(f"ThresholdUnit needs b of at least 2 (b=1 has no thresholds), "
+                             f"not {cfg.b}")
+        self._shift_max = cfg.sqrt_z_max - cfg.sqrt_z_min
+        self._shift_steps = max(1, self._shift_max.bit_length())
+        self.latency = 2 + self._shift_steps + 1
+        super().__init__({
+            "i": In(stream.Signature(root_layout(cfg))),
+            "o": Out(stream.Signature(threshold_layout(cfg))),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self.cfg
+
+        en = Signal()
+        m.d.comb += [
+            en.eq(~self.o.valid | self.o.ready),
+            self.i.ready.eq(en),
+        ]
+
+        with m.If(en):
+            valid, products, shift = self._products(m)
+            valid, lo, sticky = self._shift(m, valid, products, shift)
+            m.d.sync += self.o.valid.eq(valid)
+            for j in range(cfg.half_levels - 1):
+                m.d.sync += [
+                    self.o.payload.lo[j].eq(lo[j]),
+                    self.o.payload.hi[j].eq(lo[j] + sticky[j]),
+                ]
+        return m
+
+    def _products(self, m):
+        cfg = self.cfg
+        valid = Signal(name="in_valid")
+        root_m = Signal(cfg.sqrt_mant, name="in_m", reset_less=True)
+        shift = Signal(self._shift_steps, name="in_shift", reset_less=True)
+        m.d.sync += [
+            valid.eq(self.i.valid),
+            root_m.eq(self.i.payload.m),
+            # Wraps for a zero key's z = 0 when 0 > sqrt_z_max: harmless, its product is 0.
+            shift.eq(cfg.sqrt_z_max - self.i.payload.z),
+        ]
+
+        mul_valid = Signal(name="mul_valid")
+        mul_shift = Signal.like(shift, name="mul_shift")
+        m.d.sync += [mul_valid.eq(valid), mul_shift.eq(shift)]
+        products = []
+        for j, g in enumerate(cfg.threshold_rom):
+            product = Signal(cfg.threshold_product_width, name=f"mul_{j}", reset_less=True)
+            m.d.sync += product.eq(root_m * g)
+            products.append(product)
+        return mul_valid, products, mul_shift
+
+    def _shift(self, m, valid, products, shift):
+        cfg = self.cfg
+        top = cfg.threshold_shift_range[1]  # the largest scale, 2**(sqrt_z_max - thr_frac)
+        values, stickies = [], []
+        for product in products:
+            if top >= 0:
+                values.append(product << top)
+                stickies.append(C(0, 1))
+            else:
+                values.append(product >> -top)
+                stickies.append(product[:-top].any())
+
+        for s in reversed(range(self._shift_steps)):
+            step = 1 << s
+            take = shift[s]
+            valid = stage_reg(m, f"sh{s}_valid", valid, reset_less=False)
+            stickies = [stage_reg(m, f"sh{s}_sticky{j}", sticky | (take & value[:step].any()))
+                        for j, (value, sticky) in enumerate(zip(values, stickies, strict=True))]
+            values = [stage_reg(m, f"sh{s}_{j}", Mux(take, value >> step, value),
+                                unsigned(cfg.threshold_width))
+                      for j, value in enumerate(values)]
+            shift = stage_reg(m, f"sh{s}_shift", shift[:s]) if s else None
+        return valid, values, stickies

@@ -1,0 +1,132 @@
+"""Quantiser and ThresholdUnit against golden.fixed, bit for bit, in both quantiser forms."""
+
+import dataclasses
+import random
+
+import numpy as np
+import pytest
+from hw_keys import make_keys
+from stream_sim import run, sink, source
+
+from axelram_hw.quantiser import Quantiser
+from axelram_hw.thresholds import ThresholdUnit
+from golden.config import AxelramConfig
+from golden.fixed import FixedModel, root, scaled_thresholds
+
+CONFIGS = {
+    "d8_b1": dict(d=8, b=1),
+    "d8_b2": dict(d=8, b=2),
+    "d16_b3_p4": dict(d=16, b=3, lanes=4),
+    "d16_b4": dict(d=16, b=4),
+    "d8_b4_p2_wide": dict(d=8, b=4, lanes=2, in_width=24, norm_mant=16, sqrt_mant=26,
+                          thr_frac=24),
+    "d16_b2_coarse": dict(d=16, b=2, in_width=8, norm_mant=4, sqrt_mant=4, thr_frac=4),
+    "d128_b3_p128": dict(d=128, b=3),
+    "d128_b3_p8": dict(d=128, b=3, lanes=8),
+}
+
+
+def golden_index(cfg, u, lo, hi):
+    """The index formula of FixedModel.write, for any u (N, d) and thresholds (N, H-1)."""
+    idx = np.full(u.shape, cfg.half_levels - 1, dtype=np.int64) + (u > 0)
+    for j in range(lo.shape[-1]):
+        idx += u > lo[:, j:j + 1]
+        idx -= u <= -hi[:, j:j + 1]
+    return idx
+
+
+def on_threshold_u(cfg, lo, hi, rng):
+    """Rotated vectors whose coordinates sit on and next to every scaled threshold."""
+    top = (1 << (cfg.u_width - 1)) - 1
+    out = []
+    for lo_k, hi_k in zip(lo, hi, strict=True):
+        special = [0, 1, -1, top, -top - 1]
+        for lj, hj in zip(lo_k.tolist(), hi_k.tolist(), strict=True):
+            special += [lj, lj + 1, lj - 1, -hj, -hj + 1, -hj - 1]
+        special = np.clip(np.array(special, dtype=np.int64), -top - 1, top)
+        u = rng.choice(special, size=cfg.d)
+        u[:min(cfg.d, special.size)] = special[:cfg.d]
+        out.append(u)
+    return np.array(out, dtype=np.int64)
+
+
+def quantiser_payloads(cfg, u, lo, hi):
+    p = cfg.lanes
+    return [{"u": uk[c * p:(c + 1) * p].tolist(), "lo": lk.tolist(), "hi": hk.tolist()}
+            for uk, lk, hk in zip(u, lo, hi, strict=True) for c in range(cfg.beats)]
+
+
+def run_quantiser(cfg, u, lo, hi, seed):
+    dut = Quantiser(cfg)
+    got = []
+    run(dut,
+        source(dut.i, quantiser_payloads(cfg, u, lo, hi), rng=random.Random(seed), p_valid=0.6),
+        sink(dut.o, len(u) * cfg.beats, got, rng=random.Random(seed + 1), p_ready=0.6,
+             tail=dut.latency + 8),
+        deadline_cycles=20 * len(u) * cfg.beats + 200)
+    return np.array([list(g) for g in got], dtype=np.int64).reshape(len(u), cfg.d)
+
+
+def assert_same(got, want, what):
+    bad = np.argwhere(got != want)
+    assert not bad.size, (f"{len(bad)} {what} differ; first at (key, coordinate) "
+                          f"{tuple(bad[0])}: got {got[tuple(bad[0])]}, want {want[tuple(bad[0])]}")
+
+
+@pytest.mark.parametrize("antisymmetric", [True, False], ids=["anti", "full"])
+@pytest.mark.parametrize("name", CONFIGS)
+def test_quantiser_bit_exact(name, antisymmetric):
+    cfg = AxelramConfig(**CONFIGS[name], antisymmetric=antisymmetric)
+    rng = np.random.default_rng(sum(map(ord, name)))
+    keys = make_keys(cfg, rng, n_random=10 if cfg.lanes >= 64 else 30)
+    model = FixedModel(cfg)
+    lo, hi = scaled_thresholds(cfg, *root(cfg, keys))
+    u = model.rotate(keys, 0)
+    # The test's index formula is FixedModel.write's, on real keys.
+    assert_same(golden_index(cfg, u, lo, hi), model.write(keys).idx.astype(np.int64),
+                "reference indices")
+    # Real rotated keys, then coordinates constructed on and next to the thresholds.
+    u = np.concatenate([u, on_threshold_u(cfg, lo, hi, rng)])
+    lo, hi = np.concatenate([lo, lo]), np.concatenate([hi, hi])
+    got = run_quantiser(cfg, u, lo, hi, seed=len(name) + antisymmetric)
+    assert_same(got, golden_index(cfg, u, lo, hi), "indices")
+
+
+@pytest.mark.parametrize("name", [n for n in CONFIGS if CONFIGS[n]["b"] > 1])
+def test_thresholds_bit_exact(name):
+    cfg = AxelramConfig(**CONFIGS[name])
+    rng = np.random.default_rng(sum(map(ord, name)))
+    keys = make_keys(cfg, rng, n_random=30)
+    m, z = root(cfg, keys)
+    lo, hi = scaled_thresholds(cfg, m, z)
+    # Extremes of the root: every exponent with the smallest and the largest mantissa.
+    ms = cfg.sqrt_mant
+    ez = np.arange(cfg.sqrt_z_min, cfg.sqrt_z_max + 1)
+    em = np.concatenate([np.full(ez.size, 1 << (ms - 1)), np.full(ez.size, (1 << ms) - 1)])
+    ez = np.concatenate([ez, ez])
+    elo, ehi = scaled_thresholds(cfg, em, ez)
+    m, z = np.concatenate([m, em]), np.concatenate([z, ez])
+    lo, hi = np.concatenate([lo, elo]), np.concatenate([hi, ehi])
+    assert hi.max() < 1 << cfg.threshold_width
+
+    dut = ThresholdUnit(cfg)
+    got = []
+    run(dut,
+        source(dut.i, [{"m": a, "z": b} for a, b in zip(m.tolist(), z.tolist(), strict=True)],
+               rng=random.Random(3), p_valid=0.6),
+        sink(dut.o, len(m), got, rng=random.Random(4), p_ready=0.6, tail=dut.latency + 8),
+        deadline_cycles=20 * len(m) + 200)
+    assert_same(np.array([list(g.lo) for g in got]), lo, "floor thresholds")
+    assert_same(np.array([list(g.hi) for g in got]), hi, "ceil thresholds")
+
+
+def test_threshold_unit_rejects_b1():
+    with pytest.raises(ValueError, match=r"^ThresholdUnit needs b of at least 2 \(b=1 has no "
+                                         r"thresholds\), not 1$"):
+        ThresholdUnit(AxelramConfig(d=8, b=1))
+
+
+def test_quantiser_rejects_bad_config():
+    cfg = dataclasses.asdict(AxelramConfig(d=8, b=2))
+    with pytest.raises(TypeError, match=r"^cfg must be an AxelramConfig, not \{"):
+        Quantiser(cfg)
