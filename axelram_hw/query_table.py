@@ -1,0 +1,339 @@
+"""The per-query table builder: rotated query beats in, the ``d x H`` table of ``v_i * C_j`` out.
+
+Bit-exact with :meth:`golden.fixed.FixedModel.query` (``H = cfg.half_levels``, ``C`` the
+centroid ROM): ``a = bitlen(max_i |v_i|)``, ``qs = max(0, a + centroid_rom_width -
+(table_width - 1))``, ``E[i][j] = (v_i * C_j + 2**(qs-1)) >> qs`` (exact when ``qs = 0``).
+
+Dataflow (``P = cfg.lanes``, ``beats = d / P``):
+
+1. **Load** — ``beats`` beats on ``i`` (one per clock at most). Each beat is stored (a
+   ``beats x P*u_width`` memory when folded; straight into the ``d``-coordinate shift register
+   when ``P = d``) and its magnitudes are OR-reduced (``bitlen(max) = bitlen(OR)``): one stage
+   ``|v|``, then 8-input OR stages over the lanes, an accumulating OR over the beats, a
+   thermometer ``[OR >> (K + s - 1) != 0]`` (``K = table_width - 1 - centroid_rom_width``) and
+   its one-hot-to-binary encoding ``qs``.
+2. **Generate** — once ``qs`` is known and a table bank is free, one coordinate per clock leaves
+   the shift register (folded: a ``P``-coordinate shift register reloaded from the memory every
+   ``P`` clocks, the next word read ahead) into ``H`` constant multipliers (register before and
+   after), a rounding adder (``+ 2**(qs-1)``), and a barrel shifter with one register per shift
+   bit (``table_shift_width`` stages, one multiplexer level each). Only ``H`` multipliers exist.
+3. **Store** — entry row of coordinate ``c*P + p`` goes to lane ``p`` at address ``c`` (plus the
+   bank): per-lane memories of ``H * table_width`` bits, so the scorer reads ``P`` rows per clock.
+   For ``P = d`` each lane is a register (``d * H * table_width`` flip-flops: 8 kbit at d=128,
+   b=3). When the last row is written, ``qs`` is pushed on ``o``: the table is complete.
+
+Clocks per query, input at full rate (``clocks_per_query``, pinned by a test):
+``beats + 4 + or_stages`` to load and find ``qs``, ``d + 3 + table_shift_width`` to generate
+(``d`` multiply issues plus the pipeline), 1 (one bank) or 2 to present the token: 145 at
+d=128, b=3, P=128 and 159 at P=8. Loading the next query overlaps the scoring of the previous
+one; generating the next table starts only when a bank is free.
+
+**Banks.** Folded (``P < d``): two banks (double buffering: the lane memories are
+``2 * beats`` deep — the same block RAM as ``beats``), so the next table is built while the
+scorer reads the current one. Fully parallel (``P = d``): one bank (double buffering would
+double the 8-kbit flip-flop table and add a multiplexer to every look-up), so the next table is
+generated only after the scorer ``release``\\ s the current one.
+"""
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, fifo, stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from .index_store import check_config
+
+__all__ = ["QueryTableBuilder", "table_banks", "table_row_layout", "query_beat_layout"]
+
+#: Fan-in of one OR-reduction stage over the lanes (an 8-input OR is one LUT level plus a bit).
+_OR_FANIN = 8
+
+
+def table_banks(cfg):
+    """Table banks: 2 (double-buffered) when folded, 1 when fully parallel (``P = d``)."""
+    return 1 if cfg.beats == 1 else 2
+
+
+def table_row_layout(cfg):
+    """The ``H`` entries of one coordinate: entry ``j`` = ``v_i * C_j`` rounded, signed."""
+    return data.ArrayLayout(signed(cfg.table_width), cfg.half_levels)
+
+
+def query_beat_layout(cfg):
+    """One rotated-query beat: ``P`` signed coordinates of ``u_width`` bits."""
+    return data.ArrayLayout(signed(cfg.u_width), cfg.lanes)
+
+
+def _or_stages(lanes):
+    n, stages = lanes, 0
+    while n > 1:
+        n = -(-n // _OR_FANIN)
+        stages += 1
+    return stages
+
+
+class QueryTableBuilder(wiring.Component):
+    """Builds one query table at a time, one coordinate (``H`` multiplies) per clock.
+
+    Parameters
+    ----------
+    cfg : AxelramConfig
+
+    Members
+    -------
+    i : In(stream.Signature(ArrayLayout(signed(u_width), P)))
+        Rotated query beats, ``beats`` per query (beat ``c`` = coordinates ``c*P .. c*P+P-1``).
+    o : Out(stream.Signature(StructLayout({"qs": unsigned(table_shift_width)})))
+        One payload per completed table, in query order: the table's shift ``qs``. Tables go to
+        banks ``0, 1, 0, 1, ...`` (always 0 when fully parallel).
+    release : In(1)
+        One-clock pulse per table, in order, when the scorer no longer reads it (its bank is
+        free from the next clock on).
+    t_raddr : In(range(banks * beats))
+        Table read address ``bank * beats + beat`` (unused when fully parallel).
+    t_ren : In(1)
+        Table read enable (unused when fully parallel).
+    t_rdata : Out(ArrayLayout(table_row_layout(cfg), P))
+        Lane ``p`` = row of coordinate ``beat * P + p``; registered read (one clock after
+        ``t_raddr``) when folded, the table registers themselves when fully parallel.
+
+    Attributes
+    ----------
+    banks : int
+    clocks_per_query : int
+        Clocks from the first query beat to ``o.valid`` with an idle builder and a free bank.
+
+    Raises
+    ------
+    TypeError
+        If ``cfg`` is not an :class:`AxelramConfig`.
+    """
+
+    def __init__(self, cfg):
+        self.cfg = check_config(cfg)
+        self.banks = table_banks(cfg)
+        self.or_stages = _or_stages(cfg.lanes)
+        token_latency = 1 if self.banks == 1 else 2  # SyncFIFOBuffered of depth banks
+        self.clocks_per_query = (cfg.beats + 4 + self.or_stages  # load, |v|, ORs, qs
+                                 + cfg.d + 3 + cfg.table_shift_width  # multiply, round, shift
+                                 + token_latency)
+        super().__init__({
+            "i": In(stream.Signature(query_beat_layout(cfg))),
+            "o": Out(stream.Signature(data.StructLayout({
+                "qs": unsigned(cfg.table_shift_width)}))),
+            "release": In(1),
+            "t_raddr": In(range(self.banks * cfg.beats)),
+            "t_ren": In(1),
+            "t_rdata": Out(data.ArrayLayout(table_row_layout(cfg), cfg.lanes)),
+        })
+
+    def elaborate(self, platform):
+        cfg = self.cfg
+        P, d, H, beats = cfg.lanes, cfg.d, cfg.half_levels, cfg.beats
+        folded = beats > 1
+        uw, tw = cfg.u_width, cfg.table_width
+        log2_lanes = cfg.log2_lanes
+        m = Module()
+
+        # ---- control state ------------------------------------------------------------------
+        # LOAD: accept query beats. WAIT: qs being computed / no free bank / previous table
+        # still being written (folded: word 0 is read when leaving). GEN: a coordinate per clock.
+        free = Signal(range(self.banks + 1), init=self.banks)  # banks neither built nor in use
+        writing = Signal()  # a table is in the generate pipeline (gen_qs/gen_rc are in use)
+        qs = Signal(cfg.table_shift_width)  # shift of the loaded query
+        qs_valid = Signal()
+        gen_qs = Signal(cfg.table_shift_width)  # shift of the table being generated
+        gen_rc = Signal(cfg.table_shift_max + 1)  # its rounding constant 2**(qs-1) (0 if qs=0)
+        gc = Signal(range(d))  # coordinate being issued
+        gen_start = Signal()
+        gen_issue = Signal()
+        gen_last = gc == d - 1
+        at_word_start = gc[:log2_lanes] == 0 if log2_lanes else Const(1)
+
+        ld_beat = Signal(range(beats))  # query beat being loaded
+        with m.FSM(name="fsm"):
+            with m.State("LOAD"):
+                m.d.comb += self.i.ready.eq(1)
+                with m.If(self.i.valid):
+                    if folded:
+                        m.d.sync += ld_beat.eq(ld_beat + 1)  # wraps at beats
+                    with m.If(ld_beat == beats - 1):
+                        m.next = "WAIT"
+            with m.State("WAIT"):
+                with m.If(qs_valid & (free != 0) & ~writing):
+                    m.d.comb += gen_start.eq(1)
+                    m.next = "GEN"
+            with m.State("GEN"):
+                m.d.comb += gen_issue.eq(1)
+                m.d.sync += gc.eq(gc + 1)  # wraps at d
+                with m.If(gen_last):
+                    m.next = "LOAD"
+
+        m.d.sync += free.eq(free - gen_start + self.release)
+        with m.If(gen_start):
+            m.d.sync += [
+                qs_valid.eq(0),
+                gen_qs.eq(qs),
+                gen_rc.eq((Const(1, cfg.table_shift_max + 2) << qs)[1:]),
+                writing.eq(1),
+            ]
+
+        # ---- load: store the beat, OR-reduce magnitudes, compute qs ---------------------------
+        accept = self.i.valid & self.i.ready
+        l1_valid = Signal()
+        l1_last = Signal()
+        l1_beat = Signal(range(beats))
+        l1_v = Signal(query_beat_layout(cfg))
+        m.d.sync += [l1_valid.eq(accept), l1_v.eq(self.i.payload)]
+        if folded:
+            m.d.sync += [l1_beat.eq(ld_beat), l1_last.eq(ld_beat == beats - 1)]
+        else:
+            m.d.sync += l1_last.eq(1)
+
+        # coordinate store: folded memory or the d-coordinate shift register
+        shift_len = P if folded else d
+        sh = Signal(data.ArrayLayout(signed(uw), shift_len))
+        if folded:
+            m.submodules.vmem = vmem = Memory(shape=query_beat_layout(cfg), depth=beats, init=[])
+            vw = vmem.write_port()
+            vr = vmem.read_port()
+            m.d.comb += [vw.addr.eq(l1_beat), vw.data.eq(l1_v), vw.en.eq(l1_valid)]
+
+        # |v| per lane
+        l2_valid, l2_last = Signal(), Signal()
+        mag = [Signal(unsigned(uw), name=f"mag{p}") for p in range(P)]
+        m.d.sync += [l2_valid.eq(l1_valid), l2_last.eq(l1_last)]
+        for p in range(P):
+            v = l1_v[p]
+            neg = v[-1]
+            m.d.sync += mag[p].eq((v.as_unsigned() ^ neg.replicate(uw)) + neg)  # one adder
+        # OR tree over the lanes, _OR_FANIN inputs per stage
+        terms, valid, last = mag, l2_valid, l2_last
+        for s in range(self.or_stages):
+            groups = [terms[k:k + _OR_FANIN] for k in range(0, len(terms), _OR_FANIN)]
+            nxt = [Signal(unsigned(uw), name=f"or{s}_{k}") for k in range(len(groups))]
+            for sig, grp in zip(nxt, groups, strict=True):
+                acc = grp[0]
+                for t in grp[1:]:
+                    acc = acc | t
+                m.d.sync += sig.eq(acc)
+            nvalid, nlast = Signal(name=f"or{s}_valid"), Signal(name=f"or{s}_last")
+            m.d.sync += [nvalid.eq(valid), nlast.eq(last)]
+            terms, valid, last = nxt, nvalid, nlast
+        beat_or = terms[0]
+        # OR over the beats of the query
+        q_or = Signal(unsigned(uw))
+        fin = Signal(unsigned(uw))
+        fin_valid = Signal()
+        m.d.sync += fin_valid.eq(valid & last)
+        with m.If(valid):
+            m.d.sync += [q_or.eq(Mux(last, 0, q_or | beat_or)), fin.eq(q_or | beat_or)]
+        # thermometer: therm[s-1] = qs >= s  <=>  bitlen(fin) >= K + s  <=>  fin >> (K+s-1) != 0
+        K = cfg.table_width - 1 - cfg.centroid_rom_width
+        n_therm = cfg.table_shift_max
+        therm = Signal(max(1, n_therm))
+        therm_valid = Signal()
+        m.d.sync += therm_valid.eq(fin_valid)
+        for s in range(1, n_therm + 1):
+            m.d.sync += therm[s - 1].eq(fin[K + s - 1:].any())
+        # one-hot-to-binary: qs = s where therm[s-1] & ~therm[s]
+        code = Const(0, cfg.table_shift_width)
+        for s in range(1, n_therm + 1):
+            top = therm[s - 1] & ~therm[s] if s < n_therm else therm[s - 1]
+            code = code | Mux(top, s, 0)
+        with m.If(therm_valid):
+            m.d.sync += [qs.eq(code), qs_valid.eq(1)]
+
+        # ---- generate: one coordinate per clock through H multipliers ------------------------
+        head = Signal(signed(uw))
+        if folded:
+            # word c is consumed at its first coordinate; the next word is read at that moment
+            rd_addr = Signal(range(beats))  # 0 whenever a table starts
+            consume = gen_issue & at_word_start
+            m.d.comb += [vr.addr.eq(rd_addr), vr.en.eq(gen_start | consume)]
+            with m.If(gen_issue & gen_last):
+                m.d.sync += rd_addr.eq(0)
+            with m.Elif(gen_start | consume):
+                m.d.sync += rd_addr.eq(rd_addr + 1)  # wraps at beats
+            m.d.comb += head.eq(Mux(at_word_start, vr.data[0], sh[0]))
+            with m.If(gen_issue):
+                for k in range(P - 1):
+                    m.d.sync += sh[k].eq(Mux(at_word_start, vr.data[k + 1], sh[k + 1]))
+        else:
+            m.d.comb += head.eq(sh[0])
+            with m.If(l1_valid):
+                m.d.sync += sh.eq(l1_v)
+            with m.Elif(gen_issue):
+                for k in range(d - 1):
+                    m.d.sync += sh[k].eq(sh[k + 1])
+
+        # register before the multipliers
+        g1_valid, g1_last = Signal(), Signal()
+        g1_v = Signal(signed(uw))
+        m.d.sync += [g1_valid.eq(gen_issue), g1_last.eq(gen_issue & gen_last), g1_v.eq(head)]
+        # multipliers by the constant centroid ROM words, registered after
+        pw = uw + cfg.centroid_rom_width + 1  # product + rounding constant, signed
+        g2_valid, g2_last = Signal(), Signal()
+        prod = [Signal(signed(pw), name=f"prod{j}") for j in range(H)]
+        m.d.sync += [g2_valid.eq(g1_valid), g2_last.eq(g1_last)]
+        for j, c in enumerate(cfg.centroid_rom):
+            m.d.sync += prod[j].eq(g1_v * Const(c, unsigned(cfg.centroid_rom_width)))
+        # rounding constant
+        valid, last = Signal(), Signal()
+        x = [Signal(signed(pw), name=f"rnd{j}") for j in range(H)]
+        m.d.sync += [valid.eq(g2_valid), last.eq(g2_last)]
+        for j in range(H):
+            m.d.sync += x[j].eq(prod[j] + gen_rc)
+        # barrel shifter, one register per bit of qs
+        for k in range(cfg.table_shift_width):
+            nvalid, nlast = Signal(name=f"sh{k}_valid"), Signal(name=f"sh{k}_last")
+            nx = [Signal(signed(pw), name=f"sh{k}_{j}") for j in range(H)]
+            m.d.sync += [nvalid.eq(valid), nlast.eq(last)]
+            for j in range(H):
+                m.d.sync += nx[j].eq(Mux(gen_qs[k], x[j] >> (1 << k), x[j]))
+            valid, last, x = nvalid, nlast, nx
+
+        # ---- store --------------------------------------------------------------------------
+        row = Signal(table_row_layout(cfg))
+        for j in range(H):
+            m.d.comb += row[j].eq(x[j][:tw])
+        wc = Signal(range(d))  # coordinate being written
+        wbank = Signal(range(self.banks))
+        with m.If(valid):
+            m.d.sync += wc.eq(wc + 1)  # wraps at d
+        with m.If(valid & last):
+            m.d.sync += writing.eq(0)
+            if self.banks > 1:
+                m.d.sync += wbank.eq(wbank + 1)
+        lane = wc[:log2_lanes]
+        for p in range(P):
+            we = valid & (lane == p) if log2_lanes else valid
+            if folded:
+                mem = Memory(shape=table_row_layout(cfg), depth=self.banks * beats, init=[])
+                m.submodules[f"tmem{p}"] = mem
+                wp = mem.write_port()
+                rp = mem.read_port()
+                m.d.comb += [
+                    wp.addr.eq(Cat(wc[log2_lanes:], wbank)),
+                    wp.data.eq(row),
+                    wp.en.eq(we),
+                    rp.addr.eq(self.t_raddr),
+                    rp.en.eq(self.t_ren),
+                    self.t_rdata[p].eq(rp.data),
+                ]
+            else:
+                reg = Signal(table_row_layout(cfg), name=f"treg{p}")
+                with m.If(we):
+                    m.d.sync += reg.eq(row)
+                m.d.comb += self.t_rdata[p].eq(reg)
+
+        # ---- completed tables: qs tokens, at most one per bank ------------------------------
+        m.submodules.tokens = tokens = fifo.SyncFIFOBuffered(
+            width=cfg.table_shift_width, depth=self.banks)
+        m.d.comb += [
+            tokens.w_data.eq(gen_qs),
+            tokens.w_en.eq(valid & last),
+            self.o.valid.eq(tokens.r_rdy),
+            self.o.p.qs.eq(tokens.r_data),
+            tokens.r_en.eq(self.o.ready),
+        ]
+        return m

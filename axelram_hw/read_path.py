@@ -1,0 +1,134 @@
+"""The read side of the macro: index store + query-table builder + scorer.
+
+::
+
+    store_w ──► IndexStore ◄──────── reads ────────┐
+    query ───► QueryTableBuilder ── table (qs) ──┐  │
+                       ▲   ▲ table reads        ▼  │
+                       │   └───────────────── Scorer ──► score
+                       └──── release ─────────┘  ▲
+    cmd ─────────────────────────────────────────┘ (joined with the table's qs)
+
+Ordering: commands pair with query vectors in order (the ``k``-th ``cmd`` is scored against the
+``k``-th query's table). A command is accepted once its table is complete; the scores leave in
+slot order, commands in order, ``last`` on the final score of each command; ``count = 0``
+produces no score beat (its table is still built and released).
+
+Table buffering: double-buffered when folded (``P < d``; two banks in the same block RAM), so the
+next query's table is generated while the current command is scored and back-to-back commands
+lose one clock (taking the command); single-buffered when fully parallel (``P = d``; a second
+8-kbit flip-flop table plus a multiplexer per look-up was judged not cheap), so there the next
+table is generated after the current command's last read: ``d + table_shift_width + 7`` clocks
+from the last key of one command to the first key of the next (140 at d=128, b=3). Loading the
+next query and finding its ``qs`` always overlap the current command.
+
+Latency with idle blocks: first query beat to first score ``clocks_per_query + beats + 7 +
+log2 P`` clocks (160 at d=128, b=3, P=128; 185 at P=8); then one score per ``beats`` clocks.
+
+``count`` must be at most ``t`` (slot numbers are ``addr_width + 1`` bits wide); slots from ``t``
+on score as out of bounds.
+
+Writes (``store_w``) and scoring are independent: a key is visible to a command whose reads are
+issued after the key's last write beat was accepted (the reads are not transparent); the
+integrator orders the two streams. The memories keep their contents across ``rst``.
+"""
+
+from amaranth.hdl import Module
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .index_store import IndexStore, check_config, write_layout
+from .query_table import QueryTableBuilder, query_beat_layout
+from .scorer import Scorer, score_layout
+
+__all__ = ["ReadPath", "command_layout", "score_layout", "write_layout"]
+
+
+def command_layout(cfg):
+    """A scoring command: slots ``first .. first + count - 1`` (``count`` 0..t)."""
+    return data.StructLayout({
+        "first": cfg.addr_width,
+        "count": cfg.count_width,
+    })
+
+
+class ReadPath(wiring.Component):
+    """Index store, query-table builder and scorer, joined.
+
+    Parameters
+    ----------
+    cfg : AxelramConfig
+
+    Members
+    -------
+    store_w : In(stream.Signature(write_layout(cfg)))
+        Key write beats (see :class:`~axelram_hw.index_store.IndexStore`).
+    query : In(stream.Signature(ArrayLayout(signed(u_width), P)))
+        Rotated query beats, ``beats`` per query.
+    cmd : In(stream.Signature(command_layout(cfg)))
+        One command per query, in order.
+    score : Out(stream.Signature(score_layout(cfg)))
+        ``{mant, exp, slot, last, oob}`` per slot, bit-exact with
+        :meth:`golden.fixed.FixedModel.score`.
+
+    Attributes
+    ----------
+    store, builder, scorer : IndexStore, QueryTableBuilder, Scorer
+        The sub-blocks (their attributes give latencies and depths).
+    clocks_per_query : int
+        Clocks to build one table (:attr:`QueryTableBuilder.clocks_per_query`).
+
+    Raises
+    ------
+    TypeError
+        If ``cfg`` is not an :class:`AxelramConfig`.
+    """
+
+    def __init__(self, cfg):
+        self.cfg = check_config(cfg)
+        self.store = IndexStore(cfg)
+        self.builder = QueryTableBuilder(cfg)
+        self.scorer = Scorer(cfg)
+        self.clocks_per_query = self.builder.clocks_per_query
+        super().__init__({
+            "store_w": In(stream.Signature(write_layout(cfg))),
+            "query": In(stream.Signature(query_beat_layout(cfg))),
+            "cmd": In(stream.Signature(command_layout(cfg))),
+            "score": Out(stream.Signature(score_layout(cfg))),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.store = store = self.store
+        m.submodules.builder = builder = self.builder
+        m.submodules.scorer = scorer = self.scorer
+
+        wiring.connect(m, wiring.flipped(self.store_w), store.w)
+        wiring.connect(m, wiring.flipped(self.query), builder.i)
+        wiring.connect(m, scorer.score, wiring.flipped(self.score))
+
+        # join each command with its table (both must be present; ready depends on valid only)
+        both = self.cmd.valid & builder.o.valid
+        m.d.comb += [
+            scorer.cmd.valid.eq(both),
+            scorer.cmd.p.first.eq(self.cmd.p.first),
+            scorer.cmd.p.count.eq(self.cmd.p.count),
+            scorer.cmd.p.qs.eq(builder.o.p.qs),
+            self.cmd.ready.eq(scorer.cmd.ready & builder.o.valid),
+            builder.o.ready.eq(scorer.cmd.ready & self.cmd.valid),
+            builder.release.eq(scorer.release),
+        ]
+
+        m.d.comb += [
+            store.idx_raddr.eq(scorer.idx_raddr),
+            store.idx_ren.eq(scorer.idx_ren),
+            scorer.idx_rdata.eq(store.idx_rdata),
+            store.norm_raddr.eq(scorer.norm_raddr),
+            store.norm_ren.eq(scorer.norm_ren),
+            scorer.norm_rdata.eq(store.norm_rdata),
+            builder.t_raddr.eq(scorer.t_raddr),
+            builder.t_ren.eq(scorer.t_ren),
+            scorer.t_rdata.eq(builder.t_rdata),
+        ]
+        return m
+
