@@ -5,7 +5,7 @@ Generator (documented so that any language reproduces it bit for bit): the patte
 64-bit state ``(seed << 32) | layer``; coordinate ``i`` (0-based) takes the ``i+1``-th output
 ``z`` and is ``-1`` if bit 63 of ``z`` is set, else ``+1``. ``seed`` is in 0..2**31-1 and
 ``layer`` in 0..2**32-1, so every (seed, layer) pair has its own stream. Test vector:
-``sign_pattern(8, seed=0, layer=0)`` is ``[-1, +1, +1, -1, -1, +1, +1, +1]`` (pinned in
+``sign_pattern(8, seed=0, layer=0)`` is ``[-1, +1, +1, -1, +1, +1, +1, -1]`` (pinned in
 ``tests/test_signs.py``).
 
 Sign file (JSON, ``format = "axelram-signs/1"``)::
@@ -158,11 +158,15 @@ def read_signs(path, d=None, layers=None):
 
 
 def atomic_write_text(path, text):
-    """Write ``text`` to ``path`` through a temp file in the same folder and a rename."""
+    """Write ``text`` (str, or bytes) to ``path`` through a temp file in the same folder and a
+    rename, so the file is either old or complete (it gets 0666 less the umask)."""
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
     try:
-        with os.fdopen(fd, "w") as f:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)
+        with os.fdopen(fd, "wb" if isinstance(text, bytes) else "w") as f:
             f.write(text)
         os.replace(tmp, path)
     except BaseException:

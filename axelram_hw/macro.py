@@ -1,0 +1,270 @@
+"""The top-level AXELRAM macro: write keys, score queries, never dequantise."""
+
+from amaranth import Cat, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.fifo import SyncFIFOBuffered
+from amaranth.lib.wiring import In, Out
+
+from golden.config import AxelramConfig
+from golden.signs import SignSet, default_signs
+
+from .fwht import SignFlipFWHT
+from .key_encoder import KeyEncoder
+from .read_path import ReadPath
+from .sign_rom import SignRom
+
+__all__ = ["AxelramMacro", "write_layout", "query_layout"]
+
+#: Width of the key sequence counters that order queries after earlier writes.
+_SEQ_WIDTH = 16
+
+
+def write_layout(cfg):
+    """One write beat: ``lanes`` key coordinates, the key's layer and its slot."""
+    return data.StructLayout({
+        "key": data.ArrayLayout(signed(cfg.in_width), cfg.lanes),
+        "layer": unsigned(cfg.layer_width),
+        "slot": unsigned(cfg.addr_width),
+    })
+
+
+def query_layout(cfg):
+    """One query beat: ``lanes`` query coordinates, the layer, and the slots to score."""
+    return data.StructLayout({
+        "query": data.ArrayLayout(signed(cfg.in_width), cfg.lanes),
+        "layer": unsigned(cfg.layer_width),
+        "first": unsigned(cfg.addr_width),
+        "count": unsigned(cfg.count_width),
+    })
+
+
+class AxelramMacro(wiring.Component):
+    """The AXELRAM macro.
+
+    Keys are written once (sign flip, FWHT, norm, norm-scaled Lloyd–Max comparators, index
+    store); each query is rotated once into a look-up table, then every requested slot is scored
+    by table look-ups, an adder tree and one multiply by the stored norm.
+
+    Behaviour
+    ---------
+    * A key or query is ``cfg.beats`` consecutive beats on its stream (beat ``c`` carries
+      coordinates ``c*lanes .. c*lanes+lanes-1``). ``layer``, ``slot``, ``first`` and ``count``
+      are taken from the first beat of each vector.
+    * Writes and queries share one sign-flip + FWHT unit; between vectors it alternates between
+      the two streams when both are waiting, so neither starves.
+    * Ordering: a query is scored only after every key accepted before the query's first beat
+      has been committed to the index store, so it sees all earlier writes (and possibly later
+      ones to other slots). Queries are scored in order; scores of one query come out in slot
+      order ``first .. first+count-1``, ``last`` set on the final one.
+    * ``count = 0`` produces no scores. Slots at or beyond ``t`` produce a score beat with
+      ``oob = 1`` and ``mant = exp = 0``. Slots never written since configuration hold norm 0 and
+      score 0 (the store is initialised to zero; a reset does not clear it).
+    * Back-pressure: every stream may be stalled at any time without losing data.
+    * Reset (synchronous ``rst``) drops every vector in flight, including keys whose beats were
+      all accepted but which had not reached the index store (``write_latency`` clocks); the
+      index store keeps its contents, so a slot being written at the reset must be rewritten.
+
+    Timing (pinned by ``tests/test_hw_macro.py::test_throughput``)
+    ----------------------------------------------------------------
+    * Write: one beat per clock, so one key per ``beats`` clocks (one per clock at ``P = d``),
+      with no bubbles while the write stream alone is active.
+    * Score: one slot per ``beats`` clocks inside a query (slots at or beyond ``t`` are faster).
+    * ``query_latency``: first query beat to its first score with the macro idle (169 clocks at
+      d=128, b=3, P=128).
+    * Between the last score of one query and the first of the next: ``beats + 1`` clocks when
+      folded (the next table is built meanwhile); ``d + table_shift_width + 7`` when fully
+      parallel (single table buffer; 140 at d=128, b=3).
+
+    Parameters
+    ----------
+    cfg : AxelramConfig
+    signs : SignSet or None
+        Sign ROM contents (``cfg.layers`` patterns of ``cfg.d`` signs); ``None`` uses the
+        portable generator with seed 0 (``golden.signs.default_signs``).
+
+    Attributes
+    ----------
+    query_latency, table_gap : int
+        See *Timing*.
+    write_latency : int
+        Clocks from a key's first beat to its last row beat entering the index store (53 at
+        d=128, b=3, P=128); queries see every key whose first beat came before theirs.
+
+    Members
+    -------
+    write : In(stream.Signature(write_layout(cfg)))
+    query : In(stream.Signature(query_layout(cfg)))
+    score : Out(stream.Signature(ReadPath score layout))
+        ``{mant, exp, slot, last, oob}``; value ``mant * 2**(exp + cfg.score_exp_offset)``.
+    """
+
+    def __init__(self, cfg, signs=None):
+        if not isinstance(cfg, AxelramConfig):
+            raise TypeError(f"cfg must be an AxelramConfig, not {cfg!r}")
+        if signs is None:
+            signs = default_signs(cfg.d, cfg.layers)
+        if not isinstance(signs, SignSet):
+            raise TypeError(f"signs must be a SignSet, not {signs!r}")
+        signs.check(cfg.d, cfg.layers)
+        self.cfg = cfg
+        self.signs = signs
+        self._fwht = SignFlipFWHT(cfg)
+        self._encoder = KeyEncoder(cfg)
+        self._read = ReadPath(cfg)
+        # The FWHT runs beside the encoder's norm unit (and is shorter); the rotated beats wait
+        # in the encoder's FIFO. Stage 1, the encoder, then the beats of one key in and out.
+        self.write_latency = 1 + self._encoder.latency + 2 * (cfg.beats - 1)
+        self.query_latency = (1 + self._fwht.latency + self._read.clocks_per_query + cfg.beats
+                              + 7 + cfg.log2_lanes)
+        self.table_gap = (cfg.beats + 1 if cfg.beats > 1
+                          else cfg.d + cfg.table_shift_width + 7)
+        super().__init__({
+            "write": In(stream.Signature(write_layout(cfg))),
+            "query": In(stream.Signature(query_layout(cfg))),
+            "score": Out(self._read.score.signature),
+        })
+
+    def elaborate(self, platform):
+        cfg = self.cfg
+        m = Module()
+        m.submodules.fwht = fwht = self._fwht
+        m.submodules.encoder = encoder = self._encoder
+        m.submodules.read_path = read = self._read
+        m.submodules.sign_rom = rom = SignRom(cfg, self.signs)
+        rom_rd = rom.read_port()
+
+        # Per-vector side information, in vector order (the FWHT and the encoder are in order).
+        m.submodules.kind_fifo = kind_fifo = SyncFIFOBuffered(width=1, depth=32)
+        m.submodules.slot_fifo = slot_fifo = SyncFIFOBuffered(width=cfg.addr_width, depth=64)
+        cmd_layout = data.StructLayout({"first": unsigned(cfg.addr_width),
+                                        "count": unsigned(cfg.count_width),
+                                        "after": unsigned(_SEQ_WIDTH)})
+        m.submodules.cmd_fifo = cmd_fifo = SyncFIFOBuffered(width=cmd_layout.size, depth=16)
+
+        # -- arbiter: choose a stream per vector ----------------------------------------------
+        in_beat = Signal(range(cfg.beats))
+        owner_q = Signal()        # the stream that owns the current vector (1 = query)
+        last_q = Signal()         # who had the previous vector (round robin)
+        at_start = in_beat == 0
+        pick_q = Signal()
+        with m.If(at_start):
+            m.d.comb += pick_q.eq(Mux(self.write.valid & self.query.valid, ~last_q,
+                                      self.query.valid))
+        with m.Else():
+            m.d.comb += pick_q.eq(owner_q)
+        in_valid = Mux(pick_q, self.query.valid, self.write.valid)
+
+        # -- stage 1: one register stage, sign ROM read in parallel ---------------------------
+        s1_valid = Signal()
+        s1_query = Signal()
+        s1_first = Signal()
+        s1_last = Signal()
+        s1_data = Signal(data.ArrayLayout(signed(cfg.in_width), cfg.lanes))
+        s1_slot = Signal(cfg.addr_width)
+        s1_first_slot = Signal(cfg.addr_width)
+        s1_count = Signal(cfg.count_width)
+
+        key_seq = Signal(_SEQ_WIDTH)      # keys accepted so far (first beats through stage 1)
+        commit_seq = Signal(_SEQ_WIDTH)   # keys committed to the index store
+
+        # Who has to take the stage-1 beat, and can they?
+        need_key = s1_valid & ~s1_query
+        need_kind = s1_valid & s1_first
+        ok_fwht = fwht.i.ready
+        ok_key = ~need_key | encoder.key.ready
+        ok_kind = ~need_kind | kind_fifo.w_rdy
+        ok_slot = ~(need_kind & ~s1_query) | slot_fifo.w_rdy
+        ok_cmd = ~(need_kind & s1_query) | cmd_fifo.w_rdy
+        take = Signal()
+        m.d.comb += take.eq(s1_valid & ok_fwht & ok_key & ok_kind & ok_slot & ok_cmd)
+        s1_en = ~s1_valid | take
+        accept = s1_en & in_valid
+
+        m.d.comb += [
+            self.write.ready.eq(s1_en & ~pick_q),
+            self.query.ready.eq(s1_en & pick_q),
+            rom_rd.en.eq(s1_en),
+            rom_rd.addr.eq(Cat(in_beat, Mux(pick_q, self.query.payload.layer,
+                                            self.write.payload.layer))[:len(rom_rd.addr)]),
+        ]
+        with m.If(s1_en):
+            m.d.sync += s1_valid.eq(in_valid)
+        with m.If(accept):
+            m.d.sync += [
+                s1_query.eq(pick_q),
+                s1_first.eq(at_start),
+                s1_last.eq(in_beat == cfg.beats - 1),
+                s1_data.eq(Mux(pick_q, self.query.payload.query, self.write.payload.key)),
+                s1_slot.eq(self.write.payload.slot),
+                s1_first_slot.eq(self.query.payload.first),
+                s1_count.eq(self.query.payload.count),
+                owner_q.eq(pick_q),
+                in_beat.eq(Mux(in_beat == cfg.beats - 1, 0, in_beat + 1)),
+            ]
+            with m.If(at_start):
+                m.d.sync += last_q.eq(pick_q)
+
+        # Fan the stage-1 beat out; each destination sees it exactly once (when `take`).
+        m.d.comb += [
+            fwht.i.valid.eq(take),
+            fwht.i.payload.data.eq(s1_data),
+            fwht.i.payload.neg.eq(rom_rd.data),
+            encoder.key.valid.eq(take & ~s1_query),
+            encoder.key.payload.eq(s1_data),
+            kind_fifo.w_en.eq(take & s1_first),
+            kind_fifo.w_data.eq(s1_query),
+            slot_fifo.w_en.eq(take & s1_first & ~s1_query),
+            slot_fifo.w_data.eq(s1_slot),
+            cmd_fifo.w_en.eq(take & s1_first & s1_query),
+            cmd_fifo.w_data.eq(Cat(s1_first_slot, s1_count, key_seq)),
+        ]
+        with m.If(take & s1_first & ~s1_query):
+            m.d.sync += key_seq.eq(key_seq + 1)
+
+        # -- after the FWHT: rotated keys to the encoder, rotated queries to the read path ----
+        out_beat = Signal(range(cfg.beats))
+        is_query = kind_fifo.r_data[0]
+        fwht_to_key = fwht.o.valid & kind_fifo.r_rdy & ~is_query
+        fwht_to_query = fwht.o.valid & kind_fifo.r_rdy & is_query
+        m.d.comb += [
+            encoder.u.valid.eq(fwht_to_key),
+            encoder.u.payload.eq(fwht.o.payload),
+            read.query.valid.eq(fwht_to_query),
+            read.query.payload.eq(fwht.o.payload),
+            fwht.o.ready.eq(kind_fifo.r_rdy & Mux(is_query, read.query.ready, encoder.u.ready)),
+        ]
+        with m.If(fwht.o.valid & fwht.o.ready):
+            m.d.sync += out_beat.eq(Mux(out_beat == cfg.beats - 1, 0, out_beat + 1))
+            m.d.comb += kind_fifo.r_en.eq(out_beat == cfg.beats - 1)
+
+        # -- encoded keys into the index store -------------------------------------------------
+        store_beat = Signal(range(cfg.beats))
+        m.d.comb += [
+            read.store_w.valid.eq(encoder.o.valid & slot_fifo.r_rdy),
+            read.store_w.payload.slot.eq(slot_fifo.r_data),
+            read.store_w.payload.idx.eq(encoder.o.payload.idx),
+            read.store_w.payload.mant.eq(encoder.o.payload.mant),
+            read.store_w.payload.exp.eq(encoder.o.payload.exp),
+            encoder.o.ready.eq(read.store_w.ready & slot_fifo.r_rdy),
+        ]
+        with m.If(read.store_w.valid & read.store_w.ready):
+            m.d.sync += store_beat.eq(Mux(store_beat == cfg.beats - 1, 0, store_beat + 1))
+            with m.If(store_beat == cfg.beats - 1):
+                m.d.comb += slot_fifo.r_en.eq(1)
+                m.d.sync += commit_seq.eq(commit_seq + 1)
+
+        # -- commands, each once the keys written before its query are committed -------------
+        cmd = Signal(cmd_layout)
+        m.d.comb += cmd.eq(cmd_fifo.r_data)
+        behind = Signal(_SEQ_WIDTH)
+        m.d.comb += behind.eq(cmd.after - commit_seq)  # keys still to commit (mod 2**16)
+        ordered = (behind == 0) | behind[-1]
+        m.d.comb += [
+            read.cmd.valid.eq(cmd_fifo.r_rdy & ordered),
+            read.cmd.payload.first.eq(cmd.first),
+            read.cmd.payload.count.eq(cmd.count),
+            cmd_fifo.r_en.eq(read.cmd.valid & read.cmd.ready),
+        ]
+
+        wiring.connect(m, read.score, wiring.flipped(self.score))
+        return m
