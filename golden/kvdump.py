@@ -147,7 +147,8 @@ def locate_model(name, model_dir=DEFAULT_MODEL_DIR):
 
     A model shipped in one package is used where it is installed. A model split over several
     packages is concatenated once into ``model_dir/<file_name>`` (via a temporary file and a
-    rename, and checked against the expected size and sha256) and reused afterwards.
+    rename, and checked against the expected size and sha256) and reused afterwards, even when
+    the part packages are no longer installed.
 
     Raises
     ------
@@ -159,16 +160,16 @@ def locate_model(name, model_dir=DEFAULT_MODEL_DIR):
     if name not in MODELS:
         raise ValueError(f"unknown model name {name!r}; known names: {', '.join(MODELS)}")
     entry = MODELS[name]
+    out = Path(model_dir) / entry.file_name
+    if len(entry.parts) > 1 and out.is_file() and (entry.size is None
+                                                    or out.stat().st_size == entry.size):
+        return out  # assembled earlier; the part packages may since have been removed
     files = [_package_dir(module, entry.install) / rel for module, rel in entry.parts]
     for f in files:
         if not f.is_file():
             raise FileNotFoundError(f"{f} is missing; reinstall with: {entry.install}")
     if len(files) == 1:
         return files[0]
-
-    out = Path(model_dir) / entry.file_name
-    if out.is_file() and (entry.size is None or out.stat().st_size == entry.size):
-        return out
     digest = hashlib.sha256()
     size = 0
     with _atomic_path(out) as tmp, open(tmp, "wb") as dst:
