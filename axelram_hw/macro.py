@@ -49,7 +49,8 @@ class AxelramMacro(wiring.Component):
     ---------
     * A key or query is ``cfg.beats`` consecutive beats on its stream (beat ``c`` carries
       coordinates ``c*lanes .. c*lanes+lanes-1``). ``layer``, ``slot``, ``first`` and ``count``
-      are taken from the first beat of each vector.
+      are taken from the first beat of each vector. ``layer`` must be below ``cfg.layers``
+      (a larger value reads an unspecified sign pattern).
     * Writes and queries share one sign-flip + FWHT unit; between vectors it alternates between
       the two streams when both are waiting, so neither starves.
     * Ordering: a query is scored only after every key accepted before the query's first beat
@@ -153,6 +154,11 @@ class AxelramMacro(wiring.Component):
         with m.Else():
             m.d.comb += pick_q.eq(owner_q)
         in_valid = Mux(pick_q, self.query.valid, self.write.valid)
+        # The layer is taken from a vector's first beat and held for its other beats.
+        held_layer = Signal(cfg.layer_width)
+        vec_layer = Signal(cfg.layer_width)
+        m.d.comb += vec_layer.eq(Mux(at_start, Mux(pick_q, self.query.payload.layer,
+                                                   self.write.payload.layer), held_layer))
 
         # -- stage 1: one register stage, sign ROM read in parallel ---------------------------
         s1_valid = Signal()
@@ -184,8 +190,7 @@ class AxelramMacro(wiring.Component):
             self.write.ready.eq(s1_en & ~pick_q),
             self.query.ready.eq(s1_en & pick_q),
             rom_rd.en.eq(s1_en),
-            rom_rd.addr.eq(Cat(in_beat, Mux(pick_q, self.query.payload.layer,
-                                            self.write.payload.layer))[:len(rom_rd.addr)]),
+            rom_rd.addr.eq(Cat(in_beat, vec_layer)[:len(rom_rd.addr)]),
         ]
         with m.If(s1_en):
             m.d.sync += s1_valid.eq(in_valid)
@@ -202,7 +207,7 @@ class AxelramMacro(wiring.Component):
                 in_beat.eq(Mux(in_beat == cfg.beats - 1, 0, in_beat + 1)),
             ]
             with m.If(at_start):
-                m.d.sync += last_q.eq(pick_q)
+                m.d.sync += [last_q.eq(pick_q), held_layer.eq(vec_layer)]
 
         # Fan the stage-1 beat out; each destination sees it exactly once (when `take`).
         m.d.comb += [

@@ -53,10 +53,20 @@ def vectors(cfg, rng, n):
     return out
 
 
+_junk = random.Random(99)
+
+
 def beats(cfg, vec, extra):
-    p = cfg.lanes
-    return [{**extra, "key" if "slot" in extra else "query": vec[c * p:(c + 1) * p].tolist()}
-            for c in range(cfg.beats)]
+    """The beats of one vector; ``extra`` (layer, slot or first/count) on the first beat, other
+    in-range values on the later ones (the macro must take them from the first beat only)."""
+    p, out = cfg.lanes, []
+    for c in range(cfg.beats):
+        side = extra if c == 0 else {
+            "layer": _junk.randrange(cfg.layers), "slot": _junk.randrange(cfg.t),
+            "first": _junk.randrange(cfg.t), "count": _junk.randrange(cfg.t + 1)}
+        side = {k: side[k] for k in extra}
+        out.append({**side, "key" if "slot" in extra else "query": vec[c * p:(c + 1) * p].tolist()})
+    return out
 
 
 class Reference:
