@@ -8,21 +8,10 @@ from .pause import make_pause
 from .streams import StreamMonitor, read_bit
 from .tb import Timeout
 from .tb_fwht import FwhtTB
+from .vectors import fwht_vectors
 
 # Backstop only; every wait in the testbench has its own clock limit.
 TIMEOUT = dict(timeout_time=20, timeout_unit="ms")
-
-
-def vectors(cfg, rng, n):
-    """``n`` vectors over the whole ``in_width`` range and negate bits; the first five are the
-    extremes (all most-negative negated and not, all most-positive both ways, a mix)."""
-    lo, hi = -(1 << (cfg.in_width - 1)), (1 << (cfg.in_width - 1)) - 1
-    x = rng.integers(lo, hi + 1, size=(n, cfg.d), dtype=np.int64)
-    neg = rng.integers(0, 2, size=(n, cfg.d), dtype=np.int64)
-    x[0:2], neg[0], neg[1] = lo, 1, 0
-    x[2:4], neg[2], neg[3] = hi, 0, 1
-    x[4] = np.where(rng.integers(0, 2, cfg.d) == 1, lo, hi)
-    return x, neg
 
 
 def count(cfg):
@@ -39,7 +28,7 @@ async def start(dut, name, **kwargs):
 async def random_handshake(dut):
     """Random vectors and extremes, random valid/ready gaps on both sides."""
     tb, rng = await start(dut, "random_handshake")
-    for x, neg in zip(*vectors(tb.cfg, rng, count(tb.cfg)), strict=True):
+    for x, neg in zip(*fwht_vectors(tb.cfg, rng, count(tb.cfg)), strict=True):
         tb.send(x, neg)
     await tb.finish()
 
@@ -48,7 +37,7 @@ async def random_handshake(dut):
 async def heavy_backpressure(dut):
     """Long bursts of stalls (70 % of the clocks) on both sides."""
     tb, rng = await start(dut, "heavy_backpressure", pause="burst", p_pause=0.7)
-    for x, neg in zip(*vectors(tb.cfg, rng, count(tb.cfg) // 2), strict=True):
+    for x, neg in zip(*fwht_vectors(tb.cfg, rng, count(tb.cfg) // 2), strict=True):
         tb.send(x, neg)
     await tb.finish()
 
@@ -57,7 +46,7 @@ async def heavy_backpressure(dut):
 async def one_beat_per_clock(dut):
     """No stalls: one beat per clock on both sides, and the JSON's ``timing.latency`` holds."""
     tb, rng = await start(dut, "one_beat_per_clock", pause="none")
-    x, neg = vectors(tb.cfg, rng, count(tb.cfg) // 2)
+    x, neg = fwht_vectors(tb.cfg, rng, count(tb.cfg) // 2)
     stamps = {"i": [], "o": []}
 
     def stamp(name):
@@ -85,7 +74,7 @@ async def reset_mid_traffic(dut):
     """Reset while the input is stalled with vectors inside; the next vectors are exact and
     nothing from before the reset comes out after it."""
     tb, rng = await start(dut, "reset_mid_traffic", p_pause=0.5)
-    junk_x, junk_neg = vectors(tb.cfg, rng, 6)
+    junk_x, junk_neg = fwht_vectors(tb.cfg, rng, 6)
     for x, neg in zip(junk_x, junk_neg, strict=True):
         tb.send(x, neg)
     tb.sink.pause = iter(lambda: True, None)  # stop taking: the pipeline fills up
@@ -95,7 +84,7 @@ async def reset_mid_traffic(dut):
     before = tb.sink.count
     await tb.reset()
     tb.sink.pause = make_pause("random", tb.seed + 5, 0.3)
-    x, neg = vectors(tb.cfg, rng, 8)
+    x, neg = fwht_vectors(tb.cfg, rng, 8)
     for xv, nv in zip(x, neg, strict=True):
         tb.send(xv, nv)
     await tb.finish()
@@ -109,7 +98,7 @@ async def watchdog_stops_a_stuck_output(dut):
     ``finish`` fails after its clock limit with the progress counters, instead of hanging."""
     tb, rng = await start(dut, "watchdog_stops_a_stuck_output", pause="none")
     tb.sink.pause = iter(lambda: True, None)
-    x, neg = vectors(tb.cfg, rng, 5)
+    x, neg = fwht_vectors(tb.cfg, rng, 5)
     for n in range(2):
         tb.send(x[n], neg[n])
     try:

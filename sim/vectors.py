@@ -133,3 +133,16 @@ def check_on_threshold(cfg, keys, coords, signs):
         bounds = {0, 1} | {x for j in range(len(lo)) for x in (lo[j], lo[j] + 1, -hi[j],
                                                                -hi[j] + 1)}
         assert u_i in bounds, f"u_{i} = {u_i} is on no threshold boundary"
+
+
+def fwht_vectors(cfg, rng, n):
+    """``n`` vectors (n, d) over the whole ``in_width`` range and negate bits (n, d) for the
+    sign-flip + FWHT block. The first rows are the extremes: all most-negative (negated and not:
+    ``-(-2**(w-1))`` needs the extra bit), all most-positive (both ways), and a random mix."""
+    lo, hi = -(1 << (cfg.in_width - 1)), (1 << (cfg.in_width - 1)) - 1
+    x = rng.integers(lo, hi + 1, size=(n, cfg.d), dtype=np.int64)
+    neg = rng.integers(0, 2, size=(n, cfg.d), dtype=np.int64)
+    x[0:2], neg[0], neg[1] = lo, 1, 0
+    x[2:4], neg[2], neg[3] = hi, 0, 1
+    x[4] = np.where(rng.integers(0, 2, cfg.d) == 1, lo, hi)
+    return x, neg

