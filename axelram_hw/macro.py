@@ -54,9 +54,10 @@ class AxelramMacro(wiring.Component):
     * Writes and queries share one sign-flip + FWHT unit; between vectors it alternates between
       the two streams when both are waiting, so neither starves.
     * Ordering: a query is scored only after every key accepted before the query's first beat
-      has been committed to the index store, so it sees all earlier writes (and possibly later
-      ones to other slots). Queries are scored in order; scores of one query come out in slot
-      order ``first .. first+count-1``, ``last`` set on the final one.
+      has been committed to the index store, so it sees all earlier writes (and possibly some
+      later ones, to any slot, that reach the store before the slot is read). Queries are scored
+      in order; scores of one query come out in slot order ``first .. first+count-1``, ``last``
+      set on the final one.
     * ``count = 0`` produces no scores. Slots at or beyond ``t`` produce a score beat with
       ``oob = 1`` and ``mant = exp = 0``. Slots never written since configuration hold norm 0 and
       score 0 (the store is initialised to zero; a reset does not clear it).
