@@ -48,6 +48,8 @@ STANDARD = [
     ("full-parallel", dict(d=128, b=3, t=4096), ("ecp5",)),
     ("folded P=16", dict(d=128, b=3, t=4096, lanes=16), ("ecp5", "ice40")),
     ("iCE40-sized P=8", dict(d=128, b=3, t=1024, lanes=8), ("ecp5", "ice40")),
+    # the full-parallel macro with 12-bit instead of 16-bit key/query coordinates
+    ("full-parallel, 12-bit inputs", dict(d=128, b=3, t=4096, in_width=12), ("ecp5",)),
 ]
 
 FF_ICE40 = ("SB_DFF", "SB_DFFE", "SB_DFFSR", "SB_DFFR", "SB_DFFS", "SB_DFFESR", "SB_DFFER",
