@@ -1,4 +1,4 @@
-"""Small helpers shared by the write-path blocks (norm, thresholds, quantiser, key encoder)."""
+"""Small helpers shared by the gateware blocks: the configuration check and pipeline registers."""
 
 from amaranth import Signal, Value
 

@@ -27,16 +27,9 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from golden.config import AxelramConfig
+from ._stage import check_config
 
-__all__ = ["IndexStore", "write_layout", "norm_layout", "check_config"]
-
-
-def check_config(cfg):
-    """Raise the project's standard error unless ``cfg`` is an :class:`AxelramConfig`."""
-    if not isinstance(cfg, AxelramConfig):
-        raise TypeError(f"cfg must be an AxelramConfig, not {cfg!r}")
-    return cfg
+__all__ = ["IndexStore", "write_layout", "norm_layout"]
 
 
 def norm_layout(cfg):
@@ -92,7 +85,7 @@ class IndexStore(wiring.Component):
     """
 
     def __init__(self, cfg):
-        self.cfg = check_config(cfg)
+        self.cfg = check_config(self, cfg)
         super().__init__({
             "w": In(stream.Signature(write_layout(cfg))),
             "idx_raddr": In(range(cfg.t * cfg.beats)),

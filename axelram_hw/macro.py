@@ -5,9 +5,9 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
-from golden.config import AxelramConfig
 from golden.signs import SignSet, default_signs
 
+from ._stage import check_config
 from .fwht import SignFlipFWHT
 from .key_encoder import KeyEncoder
 from .read_path import ReadPath
@@ -101,8 +101,7 @@ class AxelramMacro(wiring.Component):
     """
 
     def __init__(self, cfg, signs=None):
-        if not isinstance(cfg, AxelramConfig):
-            raise TypeError(f"cfg must be an AxelramConfig, not {cfg!r}")
+        check_config(self, cfg)
         if signs is None:
             signs = default_signs(cfg.d, cfg.layers)
         if not isinstance(signs, SignSet):

@@ -40,7 +40,7 @@ from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from .index_store import check_config
+from ._stage import check_config
 
 __all__ = ["QueryTableBuilder", "table_banks", "table_row_layout", "query_beat_layout"]
 
@@ -109,7 +109,7 @@ class QueryTableBuilder(wiring.Component):
     """
 
     def __init__(self, cfg):
-        self.cfg = check_config(cfg)
+        self.cfg = check_config(self, cfg)
         self.banks = table_banks(cfg)
         self.or_stages = _or_stages(cfg.lanes)
         token_latency = 1 if self.banks == 1 else 2  # SyncFIFOBuffered of depth banks

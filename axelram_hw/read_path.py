@@ -37,7 +37,8 @@ from amaranth.hdl import Module
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .index_store import IndexStore, check_config, write_layout
+from ._stage import check_config
+from .index_store import IndexStore, write_layout
 from .query_table import QueryTableBuilder, query_beat_layout
 from .scorer import Scorer, score_layout
 
@@ -85,7 +86,7 @@ class ReadPath(wiring.Component):
     """
 
     def __init__(self, cfg):
-        self.cfg = check_config(cfg)
+        self.cfg = check_config(self, cfg)
         self.store = IndexStore(cfg)
         self.builder = QueryTableBuilder(cfg)
         self.scorer = Scorer(cfg)

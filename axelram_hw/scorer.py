@@ -44,7 +44,8 @@ from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .index_store import check_config, norm_layout
+from ._stage import check_config
+from .index_store import norm_layout
 from .query_table import table_banks, table_row_layout
 
 __all__ = ["Scorer", "score_layout", "scorer_command_layout"]
@@ -111,7 +112,7 @@ class Scorer(wiring.Component):
     """
 
     def __init__(self, cfg):
-        self.cfg = check_config(cfg)
+        self.cfg = check_config(self, cfg)
         self.banks = table_banks(cfg)
         self.latency = 5 + cfg.log2_lanes
         # credit loop: issue -> FIFO write (beats - 1 + latency) -> output (2) -> credit back (1)

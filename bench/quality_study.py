@@ -153,7 +153,7 @@ def run_model(args, model):
 
     torch.set_num_threads(args.threads)
     t_start = time.monotonic()
-    ref = ev.resolve_model(model)
+    ref = kvdump.resolve_model(model)
     info = ev.model_info(ref)
     tokens = tokens_for(args, model)
     text, text_desc = kvdump.read_text("wiki-eval")
@@ -280,6 +280,13 @@ def _plots(args, res, norms, doc_dir, prefix):
     import matplotlib.pyplot as plt
 
     files = []
+
+    def save(fig, stem):
+        fig.tight_layout()
+        files.append(f"{prefix}{stem}.png")
+        fig.savefig(doc_dir / files[-1], dpi=90)
+        plt.close(fig)
+
     models = [m for m in MODELS if m in res]
     if models:
         fig, axes = plt.subplots(1, len(models), figsize=(5 * len(models), 3.6), squeeze=False)
@@ -311,11 +318,7 @@ def _plots(args, res, norms, doc_dir, prefix):
             ax.set_title(f"{model}: AXELRAM ΔPPL per sign seed")
             ax.grid(alpha=0.3, which="both")
             ax.legend(fontsize=7)
-        fig.tight_layout()
-        name = f"{prefix}dppl_seeds.png"
-        fig.savefig(doc_dir / name, dpi=90)
-        plt.close(fig)
-        files.append(name)
+        save(fig, "dppl_seeds")
     nm = [m for m in MODELS if norms.get(m)]
     if nm:
         fig, axes = plt.subplots(1, len(nm), figsize=(5 * len(nm), 3.4), squeeze=False)
@@ -328,11 +331,7 @@ def _plots(args, res, norms, doc_dir, prefix):
             ax.set_title(f"{model}: post-RoPE key norms (wiki-calib dump)")
             ax.grid(alpha=0.3, which="both")
             ax.legend(fontsize=7)
-        fig.tight_layout()
-        name = f"{prefix}key_norms.png"
-        fig.savefig(doc_dir / name, dpi=90)
-        plt.close(fig)
-        files.append(name)
+        save(fig, "key_norms")
     b = 3 if 3 in args.bits else args.bits[0]
     if models:
         fig, axes = plt.subplots(1, len(models), figsize=(5 * len(models), 3.4), squeeze=False)
@@ -369,11 +368,7 @@ def _plots(args, res, norms, doc_dir, prefix):
             ax.set_title(f"{model}: attention-score error per layer, b={b}")
             ax.grid(alpha=0.3)
             ax.legend(fontsize=7)
-        fig.tight_layout()
-        name = f"{prefix}score_error_layers.png"
-        fig.savefig(doc_dir / name, dpi=90)
-        plt.close(fig)
-        files.append(name)
+        save(fig, "score_error_layers")
     for name in files:
         size = (doc_dir / name).stat().st_size
         if size > 200_000:

@@ -101,7 +101,7 @@ from .signs import SignSet, default_signs
 __all__ = [
     "METHODS", "DEFAULT_CTX", "ATTENTION_NAME", "ModelInfo", "Method", "FP16", "Axelram",
     "AxelramFixed", "AxelramCentred", "TurboQuant", "Kivi", "SQuat", "SrftInt4", "make_method",
-    "check_b", "model_info", "resolve_model", "check_text_length", "Evaluator", "markdown_table",
+    "check_b", "model_info", "check_text_length", "Evaluator", "markdown_table",
     "kivi_quantise_keys", "kivi_quantise_values",
 ]
 
@@ -239,13 +239,6 @@ def model_info(ref):
     except KeyError as exc:
         raise ValueError(f"{cfg_path}: lacks {exc.args[0]!r}") from None
     return ModelInfo(layers, heads, kv_heads, head_dim, str(cfg.get("model_type", "")))
-
-
-def resolve_model(name):
-    """:func:`golden.kvdump.resolve_model` (imported lazily)."""
-    from . import kvdump
-
-    return kvdump.resolve_model(name)
 
 
 def check_text_length(text, tokens):

@@ -29,7 +29,6 @@ article. Each article becomes ``title + "\\n\\n" + extract`` and articles are jo
 Heavy imports (torch, transformers, safetensors) happen inside the functions that need them.
 """
 
-import contextlib
 import dataclasses
 import hashlib
 import importlib.util
@@ -37,10 +36,11 @@ import json
 import os
 import re
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from .signs import atomic_path
 
 __all__ = [
     "FORMAT", "MODELS", "TEXT_SPLITS",
@@ -104,32 +104,6 @@ TEXT_SPLITS = {"wiki-calib": "calib", "wiki-eval": "eval"}
 # ------------------------------------------------------------------------------------------------
 # Atomic file writing
 
-@contextlib.contextmanager
-def _atomic_path(path):
-    """Yield a temporary path next to ``path``; on success rename it to ``path``.
-
-    The temporary file lives in the same directory (so ``os.replace`` is atomic) and is removed
-    if the body raises, so an interrupted write never leaves a truncated ``path`` behind.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    try:
-        yield Path(tmp)
-        # mkstemp (and safetensors, which recreates the file) make 0600; use the usual mode
-        os.chmod(tmp, 0o666 & ~umask)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
 def _package_dir(module, install):
     """Directory of an installed package, found without importing it (its ``__init__`` may
     import dependencies that ``--no-deps`` left out)."""
@@ -172,7 +146,7 @@ def locate_model(name, model_dir=DEFAULT_MODEL_DIR):
         return files[0]
     digest = hashlib.sha256()
     size = 0
-    with _atomic_path(out) as tmp, open(tmp, "wb") as dst:
+    with atomic_path(out) as tmp, open(tmp, "wb") as dst:
         for f in files:
             with open(f, "rb") as src:
                 while chunk := src.read(1 << 24):
@@ -339,7 +313,7 @@ def write_wiki_text(split, path):
     """Write :func:`wiki_text` ``(split)`` to ``path`` (UTF-8, atomically); returns the
     description."""
     text, description = wiki_text(split)
-    with _atomic_path(path) as tmp:
+    with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
     return description
 
@@ -550,7 +524,7 @@ def write_kv_dump(dump, path):
     for i in sorted(dump.k):
         tensors[f"k.{i}"] = np.ascontiguousarray(dump.k[i])
         tensors[f"v.{i}"] = np.ascontiguousarray(dump.v[i])
-    with _atomic_path(path) as tmp:
+    with atomic_path(path) as tmp:
         save_file(tensors, str(tmp), metadata={key: str(val) for key, val in dump.meta.items()})
     return Path(path)
 

@@ -19,17 +19,19 @@ The RTL's sign ROM stores bit 1 for -1; :func:`rom_words` gives those words (coo
 the least significant bit).
 """
 
+import contextlib
 import json
 import os
 import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from .config import check_int_range
 
 __all__ = ["sign_pattern", "SignSet", "default_signs", "read_signs", "write_signs",
-           "rom_words", "FORMAT"]
+           "rom_words", "atomic_path", "atomic_write_text", "FORMAT"]
 
 FORMAT = "axelram-signs/1"
 _MASK = (1 << 64) - 1
@@ -157,19 +159,37 @@ def read_signs(path, d=None, layers=None):
     return ss
 
 
-def atomic_write_text(path, text):
-    """Write ``text`` (str, or bytes) to ``path`` through a temp file in the same folder and a
-    rename, so the file is either old or complete (it gets 0666 less the umask)."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
+@contextlib.contextmanager
+def atomic_path(path):
+    """Yield a temporary path next to ``path``; on success rename it to ``path``.
+
+    The temporary file lives in the same directory (created if missing, so ``os.replace`` is
+    atomic), gets the usual mode (0666 less the umask) and is removed if the body raises, so an
+    interrupted write never leaves a truncated ``path`` behind.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
     try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)
-        with os.fdopen(fd, "wb" if isinstance(text, bytes) else "w") as f:
-            f.write(text)
+        yield Path(tmp)
+        # mkstemp (and writers that recreate the file, e.g. safetensors) make 0600
+        os.chmod(tmp, 0o666 & ~umask)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
-        if os.path.exists(tmp):
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def atomic_write_text(path, text):
+    """Write ``text`` (str, or bytes) to ``path`` atomically (see :func:`atomic_path`)."""
+    with atomic_path(path) as tmp:
+        if isinstance(text, bytes):
+            tmp.write_bytes(text)
+        else:
+            tmp.write_text(text)

@@ -83,7 +83,7 @@ def prepare(args):
     if args.out is not None and args.out.is_dir():
         raise ValueError(f"--out {str(args.out)!r} is a directory")
 
-    ref = ev.resolve_model(args.model)
+    ref = kvdump.resolve_model(args.model)
     info = ev.model_info(ref)
     signs = None
     if args.signs is not None:
