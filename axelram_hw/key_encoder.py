@@ -96,7 +96,7 @@ class KeyEncoder(wiring.Component):
     Structure::
 
         key ─► NormUnit ─┬─► ThresholdUnit ─┐ (mant, exp in a side FIFO)
-                         └──────────────────┴─► key FIFO {lo, hi, mant, exp}
+                         └──────────────────┴─► key FIFO {lo, mant, exp}
         u ───────────────────► u FIFO ─────────┴─► join ─► Quantiser ─► o
                                                           (mant, exp in a side FIFO)
 
@@ -226,7 +226,6 @@ class KeyEncoder(wiring.Component):
         m.d.comb += [
             quantiser.i.payload.data.u.eq(u_head),
             quantiser.i.payload.data.lo.eq(key_head.data.lo),
-            quantiser.i.payload.data.hi.eq(key_head.data.hi),
             quantiser.i.payload.side.eq(key_head.side),
             quantiser.i.valid.eq(u_ready & key_fifo.r_rdy),
             key_fifo.r_en.eq(do_join & last_beat),

@@ -3,7 +3,7 @@
 Bit-exact with the index formula of :meth:`golden.fixed.FixedModel.write`.
 """
 
-from amaranth import Cat, Module, Mux, Signal, signed, unsigned
+from amaranth import Cat, Module, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -48,30 +48,29 @@ class Quantiser(wiring.Component):
     """Quantise rotated coordinates against norm-scaled thresholds.
 
     The index of ``u`` is the number of ascending thresholds
-    ``-x_{H-1} .. -x_1, 0, x_1 .. x_{H-1}`` strictly below it (``H = 2**(b-1)``), computed on
-    integers exactly as ``golden.fixed.FixedModel.write`` does:
-    ``(H-1) + (u > 0) + sum_j [(u > lo_j) - (u <= -hi_j)]`` with ``lo = floor(x)``,
-    ``hi = ceil(x)``. A pure pipeline with one global enable (``en = ~o.valid | o.ready``,
-    ``i.ready = en``), one beat per clock, three stages either way:
+    ``-theta_{H-1} .. -theta_1, 0, theta_1 .. theta_{H-1}`` strictly below it (``H = 2**(b-1)``,
+    ``theta_j = lo_j + 1/2``), exactly as ``golden.fixed.FixedModel.write`` computes it:
+    ``u > 0 ? H + c : H - 1 - c`` with ``c = #{j : |u| > lo_j}``. A pure pipeline with one global
+    enable (``en = ~o.valid | o.ready``, ``i.ready = en``), one beat per clock, three stages
+    either way:
 
-    ``cfg.antisymmetric = False`` (full): 2**b - 1 signed comparators per coordinate.
+    ``cfg.antisymmetric = True`` (default): the sign and ``2**(b-1) - 1`` magnitude comparators.
 
-    1. register ``u``, ``lo`` and ``-hi`` (one adder per threshold, shared by the lanes);
-    2. the comparators ``u > -hi_j``, ``u > 0``, ``u > lo_j``: a thermometer code;
-    3. thermometer to binary (XOR of taps) into the output register.
-
-    ``cfg.antisymmetric = True``: the sign and 2**(b-1) - 1 magnitude comparators.
-
-    1. ``s = (u > 0)`` and ``a = |u|`` (one adder) per lane; ``lo_j + 1`` (shared) and ``hi_j``;
-    2. ``c_j = a >= (s ? lo_j + 1 : hi_j)``, the threshold select folded into the comparator's
-       per-bit logic (one comparator level; registering the selected thresholds would cost
-       ``lanes * (H-1) * threshold_width`` flip-flops);
+    1. ``s = (u > 0)`` and ``a = |u|`` (one adder) per lane;
+    2. ``c_j = |u| > lo_j``: one unsigned comparator per threshold, no threshold select (both
+       signs use the same ``lo_j``). When ``|u|`` is wider than the thresholds, its high bits are
+       OR-ed once per lane and shared by the ``H - 1`` comparators of the low bits;
     3. ``index = s ? H + count : H - 1 - count``, i.e. ``Cat(count ^ ~s, s)``, into the output
        register.
 
-    Both give the same indices: for ``u > 0``, ``u > lo_j <=> u >= lo_j + 1`` and no negative
-    threshold counts; for ``u <= 0``, ``u <= -hi_j <=> -u >= hi_j``. ``b = 1`` has no
-    thresholds: the index is ``u > 0``.
+    ``cfg.antisymmetric = False`` (full): ``2**b - 1`` signed comparators per coordinate.
+
+    1. register ``u``, ``lo`` and ``-lo - 1`` (one adder per threshold, shared by the lanes);
+    2. the comparators ``u > -lo_j - 1`` (that is ``u > -theta_j``), ``u > 0``, ``u > lo_j``:
+       a thermometer code;
+    3. thermometer to binary (XOR of taps) into the output register.
+
+    ``b = 1`` has no thresholds: the index is ``u > 0``.
 
     Parameters
     ----------
@@ -85,7 +84,7 @@ class Quantiser(wiring.Component):
     Members
     -------
     i : ``In(stream.Signature(quantiser_layout(cfg)))``
-        ``{u, lo, hi}`` beats; ``lo``/``hi`` are the thresholds of the beat's key.
+        ``{u, lo}`` beats; ``lo`` holds the thresholds of the beat's key.
     o : ``Out(stream.Signature(index_layout(cfg)))``
         One beat of ``b``-bit indices per input beat.
 
@@ -130,13 +129,14 @@ class Quantiser(wiring.Component):
         cfg = self.cfg
         h1 = cfg.half_levels - 1
         payload = self.i.payload
+        tw = cfg.threshold_width
         lo = [stage_reg(m, f"s1_lo{j}", payload.lo[j]) for j in range(h1)]
-        neg_hi = [stage_reg(m, f"s1_neg_hi{j}", -payload.hi[j]) for j in range(h1)]
+        neg = [stage_reg(m, f"s1_neg{j}", -payload.lo[j] - 1, signed(tw + 1)) for j in range(h1)]
         indices = []
         for p in range(cfg.lanes):
             u = stage_reg(m, f"s1_u{p}", payload.u[p])
-            # Ascending thresholds: -hi_{H-1} .. -hi_1, 0, lo_1 .. lo_{H-1}.
-            above = ([u > t for t in reversed(neg_hi)] + [u > 0] + [u > t for t in lo])
+            # Ascending thresholds: -theta_{H-1} .. -theta_1, 0, theta_1 .. theta_{H-1}.
+            above = ([u > t for t in reversed(neg)] + [u > 0] + [u > t for t in lo])
             thermometer = stage_reg(m, f"s2_t{p}", Cat(*above))
             indices.append(_thermometer_to_binary(list(thermometer), cfg.b))
         return indices
@@ -145,8 +145,8 @@ class Quantiser(wiring.Component):
         cfg = self.cfg
         h1 = cfg.half_levels - 1
         payload = self.i.payload
-        lo_inc = [stage_reg(m, f"s1_lo_inc{j}", payload.lo[j] + 1) for j in range(h1)]
-        hi = [stage_reg(m, f"s1_hi{j}", payload.hi[j]) for j in range(h1)]
+        tw, uw = cfg.threshold_width, cfg.u_width
+        lo = [stage_reg(m, f"s1_lo{j}", payload.lo[j]) for j in range(h1)]  # shared by lanes
         indices = []
         for p in range(cfg.lanes):
             u = payload.u[p]
@@ -154,9 +154,14 @@ class Quantiser(wiring.Component):
             negative = u[-1]
             # |u| = (u ^ sign) + sign: one adder (|-2**(w-1)| still fits w unsigned bits).
             magnitude = stage_reg(m, f"s1_mag{p}",
-                                  (u.as_unsigned() ^ negative.replicate(cfg.u_width)) + negative,
-                                  unsigned(cfg.u_width))
-            ge = [magnitude >= Mux(positive, lo_inc[j], hi[j]) for j in range(h1)]
+                                  (u.as_unsigned() ^ negative.replicate(uw)) + negative,
+                                  unsigned(uw))
+            if uw > tw:
+                # |u| >= 2**tw exceeds every threshold: one OR per lane, shared.
+                high = magnitude[tw:].any()
+                ge = [high | (magnitude[:tw] > t) for t in lo]
+            else:
+                ge = [magnitude > t for t in lo]
             count = stage_reg(m, f"s2_c{p}", Cat(*ge), unsigned(h1))
             sign = stage_reg(m, f"s2_pos{p}", positive)
             count = _thermometer_to_binary(list(count), cfg.b - 1)

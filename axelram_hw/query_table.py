@@ -1,15 +1,17 @@
 """The per-query table builder: rotated query beats in, the ``d x H`` table of ``v_i * C_j`` out.
 
 Bit-exact with :meth:`golden.fixed.FixedModel.query` (``H = cfg.half_levels``, ``C`` the
-centroid ROM): ``a = bitlen(max_i |v_i|)``, ``qs = max(0, a + centroid_rom_width -
-(table_width - 1))``, ``E[i][j] = (v_i * C_j + 2**(qs-1)) >> qs`` (exact when ``qs = 0``).
+centroid ROM): ``a = max_i bitlen(ones(v_i))`` with the one's-complement magnitude
+``ones(v) = v ^ sign(v)``, ``qs = max(0, a + centroid_rom_width - (table_width - 1))``,
+``E[i][j] = (v_i * C_j + 2**(qs-1)) >> qs`` (exact when ``qs = 0``).
 
 Dataflow (``P = cfg.lanes``, ``beats = d / P``):
 
 1. **Load** — ``beats`` beats on ``i`` (one per clock at most). Each beat is stored (a
    ``beats x P*u_width`` memory when folded; straight into the ``d``-coordinate shift register
-   when ``P = d``) and its magnitudes are OR-reduced (``bitlen(max) = bitlen(OR)``): one stage
-   ``|v|``, then 8-input OR stages over the lanes, an accumulating OR over the beats, a
+   when ``P = d``) and its one's-complement magnitudes are OR-reduced
+   (``max bitlen = bitlen(OR)``): one stage ``v ^ sign`` (LUT level, no adder), then 8-input
+   OR stages over the lanes, an accumulating OR over the beats, a
    thermometer ``[OR >> (K + s - 1) != 0]`` (``K = table_width - 1 - centroid_rom_width``) and
    its one-hot-to-binary encoding ``qs``.
 2. **Generate** — once ``qs`` is known and a table bank is free, one coordinate per clock leaves
@@ -198,19 +200,18 @@ class QueryTableBuilder(wiring.Component):
             vr = vmem.read_port()
             m.d.comb += [vw.addr.eq(l1_beat), vw.data.eq(l1_v), vw.en.eq(l1_valid)]
 
-        # |v| per lane
+        # one's-complement magnitude v ^ sign per lane (its bit length is the signed width - 1)
         l2_valid, l2_last = Signal(), Signal()
-        mag = [Signal(unsigned(uw), name=f"mag{p}") for p in range(P)]
+        mag = [Signal(unsigned(uw - 1), name=f"mag{p}") for p in range(P)]
         m.d.sync += [l2_valid.eq(l1_valid), l2_last.eq(l1_last)]
         for p in range(P):
             v = l1_v[p]
-            neg = v[-1]
-            m.d.sync += mag[p].eq((v.as_unsigned() ^ neg.replicate(uw)) + neg)  # one adder
+            m.d.sync += mag[p].eq(v.as_unsigned()[:-1] ^ v[-1].replicate(uw - 1))
         # OR tree over the lanes, _OR_FANIN inputs per stage
         terms, valid, last = mag, l2_valid, l2_last
         for s in range(self.or_stages):
             groups = [terms[k:k + _OR_FANIN] for k in range(0, len(terms), _OR_FANIN)]
-            nxt = [Signal(unsigned(uw), name=f"or{s}_{k}") for k in range(len(groups))]
+            nxt = [Signal(unsigned(uw - 1), name=f"or{s}_{k}") for k in range(len(groups))]
             for sig, grp in zip(nxt, groups, strict=True):
                 acc = grp[0]
                 for t in grp[1:]:
@@ -221,8 +222,8 @@ class QueryTableBuilder(wiring.Component):
             terms, valid, last = nxt, nvalid, nlast
         beat_or = terms[0]
         # OR over the beats of the query
-        q_or = Signal(unsigned(uw))
-        fin = Signal(unsigned(uw))
+        q_or = Signal(unsigned(uw - 1))
+        fin = Signal(unsigned(uw - 1))
         fin_valid = Signal()
         m.d.sync += fin_valid.eq(valid & last)
         with m.If(valid):

@@ -1,9 +1,9 @@
-"""Norm-scaled quantiser thresholds ``floor/ceil(m * G_j * 2**(z - thr_frac))``.
+"""Norm-scaled quantiser thresholds ``floor(m * G_j * 2**(z - thr_frac))``.
 
 Bit-exact with :func:`golden.fixed.scaled_thresholds`.
 """
 
-from amaranth import C, Module, Mux, Signal, signed, unsigned
+from amaranth import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -18,30 +18,31 @@ def root_layout(cfg):
 
 
 def threshold_layout(cfg):
-    """Per-key thresholds: ``lo`` = floor, ``hi`` = ceil of ``x_j``, ``j = 1 .. 2**(b-1) - 1``.
+    """Per-key thresholds: ``lo_j = floor(x_j)``, ``j = 1 .. 2**(b-1) - 1``.
 
-    For ``b = 1`` both arrays are empty (zero bits wide).
+    The quantiser compares with ``lo_j + 1/2`` (``golden.fixed.scaled_thresholds``). For
+    ``b = 1`` the array is empty (zero bits wide).
     """
     thresholds = data.ArrayLayout(unsigned(cfg.threshold_width), cfg.half_levels - 1)
-    return data.StructLayout({"lo": thresholds, "hi": thresholds})
+    return data.StructLayout({"lo": thresholds})
 
 
 class ThresholdUnit(wiring.Component):
     """Scale the positive threshold ROM words ``G_j`` by the root of one key.
 
-    Computes ``x_j = m * G_j * 2**(z - thr_frac)`` exactly and emits ``lo_j = floor(x_j)`` and
-    ``hi_j = ceil(x_j)``, bit-exact with ``golden.fixed.scaled_thresholds``. A pure pipeline with
+    Computes ``x_j = m * G_j * 2**(z - thr_frac)`` exactly and emits ``lo_j = floor(x_j)``,
+    bit-exact with ``golden.fixed.scaled_thresholds``. A pure pipeline with
     one global enable (``en = ~o.valid | o.ready``, ``i.ready = en``), one key per clock.
 
     Stages (each one register):
 
     1. input register: ``m``, and the right-shift amount ``t = sqrt_z_max - z`` (one adder);
     2. ``2**(b-1) - 1`` constant multiplies ``m * G_j`` (register before and after: DSPs);
-    3. a barrel shift right by ``t``, one mux level per stage, largest step first, with a sticky
-       bit collecting every bit shifted out (a LUT-level OR). The product is first taken to the
-       largest scale ``2**(sqrt_z_max - thr_frac)`` by a constant shift (free), whose dropped
-       bits seed the sticky bit. ``ceil(log2(sqrt_z_max - sqrt_z_min + 1))`` stages;
-    4. ``hi = lo + sticky`` (one adder) into the output register.
+    3. a barrel shift right by ``t``, one mux level per stage, largest step first (the bits
+       shifted out are dropped: floor). The product is first taken to the largest scale
+       ``2**(sqrt_z_max - thr_frac)`` by a constant shift (free).
+       ``ceil(log2(sqrt_z_max - sqrt_z_min + 1))`` stages, the last one into the output
+       register.
 
     A zero key (``m = 0``, ``z = 0``, possibly outside the shifter's range) gives all zeros,
     since the product is zero whatever the shift.
@@ -57,14 +58,14 @@ class ThresholdUnit(wiring.Component):
     ----------
     latency : int
         Clocks from a transfer on ``i`` to ``o.valid`` (no stalls):
-        ``3 + bitlen(sqrt_z_max - sqrt_z_min)``; 8 at the defaults.
+        ``2 + bitlen(sqrt_z_max - sqrt_z_min)``; 7 at the defaults.
 
     Members
     -------
     i : ``In(stream.Signature(root_layout(cfg)))``
         One root ``{m, z}`` per key (from :class:`~axelram_hw.norm.NormUnit`).
     o : ``Out(stream.Signature(threshold_layout(cfg)))``
-        ``{lo, hi}`` per key.
+        ``{lo}`` per key.
 
     Raises
     ------
@@ -82,7 +83,7 @@ class ThresholdUnit(wiring.Component):
                              f"not {cfg.b}")
         self._shift_max = cfg.sqrt_z_max - cfg.sqrt_z_min
         self._shift_steps = max(1, self._shift_max.bit_length())
-        self.latency = 2 + self._shift_steps + 1
+        self.latency = 2 + self._shift_steps
         super().__init__({
             "i": In(stream.Signature(root_layout(cfg))),
             "o": Out(stream.Signature(threshold_layout(cfg))),
@@ -90,8 +91,6 @@ class ThresholdUnit(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        cfg = self.cfg
-
         en = Signal()
         m.d.comb += [
             en.eq(~self.o.valid | self.o.ready),
@@ -100,13 +99,7 @@ class ThresholdUnit(wiring.Component):
 
         with m.If(en):
             valid, products, shift = self._products(m)
-            valid, lo, sticky = self._shift(m, valid, products, shift)
-            m.d.sync += self.o.valid.eq(valid)
-            for j in range(cfg.half_levels - 1):
-                m.d.sync += [
-                    self.o.payload.lo[j].eq(lo[j]),
-                    self.o.payload.hi[j].eq(lo[j] + sticky[j]),
-                ]
+            self._shift(m, valid, products, shift)
         return m
 
     def _products(self, m):
@@ -132,25 +125,19 @@ class ThresholdUnit(wiring.Component):
         return mul_valid, products, mul_shift
 
     def _shift(self, m, valid, products, shift):
+        """The barrel shifter; its last stage is the output register."""
         cfg = self.cfg
         top = cfg.threshold_shift_range[1]  # the largest scale, 2**(sqrt_z_max - thr_frac)
-        values, stickies = [], []
-        for product in products:
-            if top >= 0:
-                values.append(product << top)
-                stickies.append(C(0, 1))
-            else:
-                values.append(product >> -top)
-                stickies.append(product[:-top].any())
-
+        values = [product << top if top >= 0 else product >> -top for product in products]
         for s in reversed(range(self._shift_steps)):
             step = 1 << s
             take = shift[s]
+            shifted = [Mux(take, value >> step, value) for value in values]
+            if s == 0:
+                m.d.sync += self.o.valid.eq(valid)
+                m.d.sync += [self.o.payload.lo[j].eq(v) for j, v in enumerate(shifted)]
+                return
             valid = stage_reg(m, f"sh{s}_valid", valid, reset_less=False)
-            stickies = [stage_reg(m, f"sh{s}_sticky{j}", sticky | (take & value[:step].any()))
-                        for j, (value, sticky) in enumerate(zip(values, stickies, strict=True))]
-            values = [stage_reg(m, f"sh{s}_{j}", Mux(take, value >> step, value),
-                                unsigned(cfg.threshold_width))
-                      for j, value in enumerate(values)]
-            shift = stage_reg(m, f"sh{s}_shift", shift[:s]) if s else None
-        return valid, values, stickies
+            values = [stage_reg(m, f"sh{s}_{j}", v, unsigned(cfg.threshold_width))
+                      for j, v in enumerate(shifted)]
+            shift = stage_reg(m, f"sh{s}_shift", shift[:s])

@@ -262,8 +262,9 @@ class AxelramConfig:
 
     @property
     def table_shift_max(self):
-        """Largest per-query table exponent qs (see golden.fixed.query_table)."""
-        return max(0, self.u_width + self.centroid_rom_width - (self.table_width - 1))
+        """Largest per-query table exponent qs (see golden.fixed.FixedModel.query): the largest
+        one's-complement magnitude of a rotated coordinate has ``u_width - 1`` bits."""
+        return max(0, self.u_width - 1 + self.centroid_rom_width - (self.table_width - 1))
 
     @property
     def table_shift_width(self):

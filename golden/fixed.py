@@ -10,11 +10,13 @@ Write path (per key ``k``, integers of ``in_width`` bits, sign pattern ``s`` of 
 2. ``S = sum(k**2)`` exact; its root ``m * 2**z`` to ``sqrt_mant`` significant bits
    (:func:`root`); the stored norm ``n = mant * 2**(exp - norm_bias)`` is that root rounded to
    ``norm_mant`` bits (:func:`encode_norm`).
-3. Thresholds ``x_j = m * G_j * 2**(z - thr_frac)`` for the positive threshold ROM words ``G_j``
-   (:func:`scaled_thresholds`); the ascending list is ``-x..., 0, x...``.
-4. ``idx_i`` = number of thresholds strictly below ``u_i``, computed exactly on integers (so
-   ``u_i == 0`` gives ``2**(b-1)-1``, the smallest negative centroid; a zero key, whose
-   thresholds are all 0, gets index 0 everywhere and score 0).
+3. Thresholds ``x_j = m * G_j * 2**(z - thr_frac)`` for the positive threshold ROM words ``G_j``,
+   rounded to the half-integers ``theta_j = floor(x_j) + 1/2`` (:func:`scaled_thresholds` returns
+   ``floor(x_j)``); the ascending list is ``-theta..., 0, theta...``.
+4. ``idx_i`` = number of thresholds strictly below ``u_i``: ``H + c`` for ``u_i > 0`` and
+   ``H - 1 - c`` otherwise, with ``c = #{j : |u_i| > floor(x_j)}`` (``H = 2**(b-1)``). So
+   ``u_i == 0`` gives ``H - 1``, the smallest negative centroid; a zero key (thresholds 1/2)
+   gets ``H - 1`` everywhere and, with norm 0, score 0.
 
 Read path (per query ``q``): ``v = FWHT(s * q)``; a per-query shift ``qs`` keeps the table in
 ``table_width`` bits (:func:`query_table`); each stored key scores
@@ -31,7 +33,7 @@ from .fwht import fwht
 from .signs import SignSet, default_signs
 
 __all__ = ["StoredKeys", "QueryTable", "Scores", "FixedModel", "encode_norm",
-           "scaled_thresholds", "root", "bit_length", "check_vectors", "to_fixed"]
+           "scaled_thresholds", "quantise", "root", "bit_length", "check_vectors", "to_fixed"]
 
 _POW2 = np.int64(1) << np.arange(63, dtype=np.int64)
 
@@ -129,18 +131,32 @@ def encode_norm(cfg, m, z):
 
 
 def scaled_thresholds(cfg, m, z):
-    """Norm-scaled thresholds in u units: ``(floor(x_j), ceil(x_j))``, each (..., 2**(b-1)-1).
+    """Norm-scaled thresholds in u units: ``floor(x_j)``, shape (..., 2**(b-1)-1).
 
     ``x_j = m * G_j * 2**(z - thr_frac)`` is the exact product of the root and the threshold ROM
-    word. Because ``u`` is an integer, ``u > x_j  <=>  u > floor(x_j)`` and
-    ``u > -x_j  <=>  u > -ceil(x_j)``: the comparisons are exact for the ROM thresholds.
+    word. Rounding point *threshold*: the quantiser compares with the half-integer
+    ``theta_j = floor(x_j) + 1/2``. An integer ``u`` never ties with it, and both signs use one
+    test: ``u > theta_j  <=>  u > floor(x_j)`` and ``u < -theta_j  <=>  -u > floor(x_j)``, so a
+    coordinate needs only ``|u| > floor(x_j)`` (no second, ceil-rounded threshold). Against the
+    exact ``x_j`` this differs only when ``x_j`` is an integer and ``u = -x_j``: that ``u`` goes
+    one level up (towards zero).
     """
     g = np.array(cfg.threshold_rom, dtype=np.int64)
     prod = np.asarray(m, dtype=np.int64)[..., None] * g
     shift = np.asarray(z, dtype=np.int64)[..., None] - cfg.thr_frac
-    lo = _shift(prod, shift)
-    sticky = (shift < 0) & (_shift(lo, -shift) != prod)
-    return lo, lo + sticky
+    return _shift(prod, shift)
+
+
+def quantise(cfg, u, lo):
+    """Indices of rotated coordinates ``u`` (..., d) against their key's thresholds ``lo``
+    (..., 2**(b-1)-1) from :func:`scaled_thresholds`: the number of the ascending thresholds
+    ``-theta.., 0, theta..`` (``theta_j = lo_j + 1/2``) strictly below each ``u_i``, that is
+    ``u_i > 0 ? H + c_i : H - 1 - c_i`` with ``c_i = #{j : |u_i| > lo_j}``."""
+    u = np.asarray(u, dtype=np.int64)
+    lo = np.asarray(lo, dtype=np.int64)
+    count = np.sum(np.abs(u)[..., :, None] > lo[..., None, :], axis=-1)
+    h = cfg.half_levels
+    return np.where(u > 0, h + count, h - 1 - count)
 
 
 @dataclass
@@ -226,27 +242,25 @@ class FixedModel:
         u = fwht(keys * self._sign(layer))
         m, z = root(cfg, keys)
         mant, exp = encode_norm(cfg, m, z)
-        lo, hi = scaled_thresholds(cfg, m, z)
-        idx = np.full(u.shape, cfg.half_levels - 1, dtype=np.int64)
-        idx += u > 0
-        for j in range(lo.shape[-1]):
-            idx += u > lo[:, j:j + 1]  # threshold +x_j strictly below u
-            idx -= u <= -hi[:, j:j + 1]  # threshold -x_j not strictly below u
+        idx = quantise(cfg, u, scaled_thresholds(cfg, m, z))
         return StoredKeys(idx.astype(np.uint8), mant, exp)
 
     def query(self, q, layer=0):
         """Build the table of one query (d,) → :class:`QueryTable`.
 
-        Rounding point *table*: ``a = bitlen(max_i |v_i|)``,
+        Rounding point *table*: ``a = max_i bitlen(ones(v_i))`` with the one's-complement
+        magnitude ``ones(v) = v`` for ``v >= 0`` and ``-v - 1 = ~v`` for ``v < 0`` (so every
+        ``v_i`` lies in ``[-2**a, 2**a - 1]``: ``a`` is the signed width minus one),
         ``qs = max(0, a + centroid_rom_width - (table_width - 1))``,
         ``entry = (v_i * C_j + 2**(qs-1)) >> qs`` (round half up; exact when ``qs == 0``).
+        Entries provably fit ``table_width`` signed bits (``docs/number-formats.md``).
         """
         cfg = self.cfg
         q = check_vectors(np.asarray(q), cfg, "query")
         if q.ndim != 1:
             raise ValueError(f"query must be one vector of shape ({cfg.d},), not {q.shape}")
         v = fwht(q * self._sign(layer))
-        a = int(bit_length(np.max(np.abs(v))))
+        a = int(bit_length(np.max(v ^ (v >> 63))))  # v ^ sign = ones(v)
         qs = max(0, a + cfg.centroid_rom_width - (cfg.table_width - 1))
         x = v[:, None] * self.centroids[None, :]
         entries = (x + (1 << (qs - 1))) >> qs if qs else x

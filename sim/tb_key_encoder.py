@@ -9,7 +9,7 @@ Reference: the stored norm word and the index formula of ``FixedModel.write`` â€
 
 import numpy as np
 
-from golden.fixed import encode_norm, root, scaled_thresholds
+from golden.fixed import encode_norm, quantise, root, scaled_thresholds
 
 from .scoreboard import Scoreboard
 from .streams import StreamSink, StreamSource
@@ -23,11 +23,7 @@ def expected_indices(cfg, key, u):
     of ``golden.fixed.FixedModel.write``)."""
     m, z = root(cfg, key[None])
     mant, exp = encode_norm(cfg, m, z)
-    lo, hi = scaled_thresholds(cfg, m, z)
-    idx = np.full(cfg.d, cfg.half_levels - 1, dtype=np.int64) + (u > 0)
-    for j in range(lo.shape[-1]):
-        idx += u > lo[0, j]
-        idx -= u <= -hi[0, j]
+    idx = quantise(cfg, u, scaled_thresholds(cfg, m, z)[0])
     return idx, int(mant[0]), int(exp[0])
 
 

@@ -58,14 +58,15 @@ def probe_queries(cfg, signs, coords, amplitude=None):
 def _hits(cfg, k, s, i):
     """Rotated coordinate ``u_i`` of key ``k`` and the boundary values it should hit."""
     u = fwht(k * s)
-    lo, hi = scaled_thresholds(cfg, *root(cfg, k))
-    return int(u[i]), lo.tolist(), hi.tolist()
+    lo = scaled_thresholds(cfg, *root(cfg, k))
+    return int(u[i]), lo.tolist()
 
 
 def on_threshold_keys(cfg, signs, rng, n, *, coord=None, max_tries=200):
     """``n`` keys, each with one rotated coordinate ``u_i`` exactly on a boundary of its own
-    norm-scaled thresholds: ``floor(x_j)`` (not above ``x_j``), ``floor(x_j) + 1`` (above),
-    ``-ceil(x_j)`` (at or below ``-x_j``) or ``-ceil(x_j) + 1``, cycling through them and
+    norm-scaled thresholds ``+-(floor(x_j) + 1/2)``: ``floor(x_j)`` (below),
+    ``floor(x_j) + 1`` (above), ``-floor(x_j) - 1`` (below the negative one) or ``-floor(x_j)``,
+    cycling through them and
     through ``j``; on coordinate ``coord`` (random per key if None). Returns
     ``(keys (n, d), coords (n,))``.
 
@@ -92,11 +93,11 @@ def on_threshold_keys(cfg, signs, rng, n, *, coord=None, max_tries=200):
             k = s * (h @ u) / cfg.d
             k = np.rint(k * (top / 2) / np.abs(k).max()).astype(np.int64)
             for _ in range(30):
-                u_i, lo, hi = _hits(cfg, k, s, i)
+                u_i, lo = _hits(cfg, k, s, i)
                 if cfg.b == 1:
                     target = (0, 1, 0, 1)[kind]       # only the sign threshold
                 else:
-                    target = (lo[j], lo[j] + 1, -hi[j], -hi[j] + 1)[kind]
+                    target = (lo[j], lo[j] + 1, -lo[j] - 1, -lo[j])[kind]
                 if u_i == target:
                     break
                 k[m] += (target - u_i) * h[i, m] * s[m]
@@ -114,11 +115,11 @@ def on_threshold_keys(cfg, signs, rng, n, *, coord=None, max_tries=200):
 def on_threshold_u(cfg, key, rng):
     """For the key encoder, whose ``u`` input is free: a rotated vector whose coordinates sit on
     and next to every norm-scaled threshold of ``key`` (plus 0, +-1 and the extremes)."""
-    lo, hi = scaled_thresholds(cfg, *root(cfg, key[None]))
+    lo = scaled_thresholds(cfg, *root(cfg, key[None]))
     top = (1 << (cfg.u_width - 1)) - 1
     special = [0, 1, -1, top, -top - 1]
-    for lj, hj in zip(lo[0].tolist(), hi[0].tolist(), strict=True):
-        special += [lj, lj + 1, lj - 1, -hj, -hj + 1, -hj - 1]
+    for lj in lo[0].tolist():
+        special += [lj, lj + 1, lj - 1, -lj, -lj - 1, -lj + 1]
     special = np.clip(np.array(special, dtype=np.int64), -top - 1, top)
     u = rng.choice(special, size=cfg.d)
     u[:min(cfg.d, special.size)] = special[:cfg.d]
@@ -129,9 +130,9 @@ def check_on_threshold(cfg, keys, coords, signs):
     """Assert that each key's coordinate sits on a boundary (a self-check of the generator)."""
     s = np.asarray(signs, dtype=np.int64)
     for k, i in zip(keys, coords, strict=True):
-        u_i, lo, hi = _hits(cfg, k, s, int(i))
-        bounds = {0, 1} | {x for j in range(len(lo)) for x in (lo[j], lo[j] + 1, -hi[j],
-                                                               -hi[j] + 1)}
+        u_i, lo = _hits(cfg, k, s, int(i))
+        bounds = {0, 1} | {x for j in range(len(lo)) for x in (lo[j], lo[j] + 1, -lo[j] - 1,
+                                                               -lo[j])}
         assert u_i in bounds, f"u_{i} = {u_i} is on no threshold boundary"
 
 

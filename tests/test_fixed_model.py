@@ -62,27 +62,35 @@ def test_root_and_norm_against_python_integers(cfg):
             assert (mi, zi, mt, ex) == (0, 0, 0, 0)
 
 
-def test_thresholds_are_exact_floor_and_ceil():
+def test_thresholds_are_exact_floors():
     cfg = AxelramConfig(b=4)
     rng = np.random.default_rng(1)
     m = rng.integers(2 ** 19, 2 ** 20, 500)
     z = rng.integers(cfg.sqrt_z_min, cfg.sqrt_z_max + 1, 500)
-    lo, hi = scaled_thresholds(cfg, m, z)
+    lo = scaled_thresholds(cfg, m, z)
     for i in range(500):
         for j, g in enumerate(cfg.threshold_rom):
             x = Fraction(int(m[i]) * g) * Fraction(2) ** (int(z[i]) - cfg.thr_frac)
-            assert lo[i, j] == math.floor(x) and hi[i, j] == math.ceil(x)
+            assert lo[i, j] == math.floor(x)
             assert int(lo[i, j]).bit_length() <= cfg.threshold_width
 
 
-def brute_force_indices(cfg, keys, signs):
-    """Index = number of the exact ROM thresholds strictly below u, with Fractions."""
+def exact_thresholds(cfg, k):
+    """The ROM thresholds x_j scaled by the exact-integer root of key ``k``, as Fractions."""
+    m, z = ref_root(cfg, sum(v * v for v in k))
+    return [Fraction(m * g) * Fraction(2) ** (z - cfg.thr_frac) for g in cfg.threshold_rom]
+
+
+def brute_force_indices(cfg, keys, signs, rounded=True):
+    """Index = number of thresholds strictly below u, with Fractions: the half-integer
+    thresholds floor(x_j) + 1/2 (``rounded``, the model's rule) or the exact x_j."""
     out = []
     for k in keys.tolist():
         sk = [s * v for s, v in zip(signs, k, strict=True)]
         u = [sum(x * (-1) ** bin(i & j).count("1") for j, x in enumerate(sk)) for i in range(cfg.d)]
-        m, z = ref_root(cfg, sum(v * v for v in k))
-        xs = [Fraction(m * g) * Fraction(2) ** (z - cfg.thr_frac) for g in cfg.threshold_rom]
+        xs = exact_thresholds(cfg, k)
+        if rounded:
+            xs = [math.floor(x) + Fraction(1, 2) for x in xs]
         ts = sorted([-x for x in xs] + [Fraction(0)] + xs)
         out.append([sum(t < ui for t in ts) for ui in u])
     return out
@@ -100,6 +108,29 @@ def test_indices_against_brute_force(b):
         assert got == brute_force_indices(cfg, keys, model.signs.signs[layer].tolist())
 
 
+def test_half_integer_thresholds_differ_from_exact_only_at_integer_ties():
+    """Against the exact thresholds x_j, the rounded rule moves u = -x_j (x_j an integer) one
+    level up and changes nothing else; a zero key gets H - 1 everywhere."""
+    cfg = AxelramConfig(d=16, b=3, in_width=10)
+    model = FixedModel(cfg)
+    signs = model.signs.signs[0].tolist()
+    rng = np.random.default_rng(8)
+    keys = np.concatenate([rng.integers(-3, 4, (300, 16)), rng.integers(-512, 512, (60, 16)),
+                           np.zeros((1, 16), dtype=np.int64)])
+    rounded = brute_force_indices(cfg, keys, signs)
+    exact = brute_force_indices(cfg, keys, signs, rounded=False)
+    ties = 0
+    for k, r_row, e_row in zip(keys.tolist(), rounded, exact, strict=True):
+        xs = exact_thresholds(cfg, k)
+        u = model.rotate(np.array(k), 0).tolist()
+        for ui, r, e in zip(u, r_row, e_row, strict=True):
+            tie = sum(x.denominator == 1 and ui == -x for x in xs)  # ties: one level each
+            assert r == e + tie, (k, ui, r, e)
+            ties += tie
+    assert ties > 0  # the small keys do hit integer thresholds
+    assert rounded[-1] == [cfg.half_levels - 1] * 16  # the zero key
+
+
 def test_query_table_and_scores_against_python_integers():
     cfg = AxelramConfig(d=16, b=3, in_width=12)
     model = FixedModel(cfg)
@@ -109,7 +140,7 @@ def test_query_table_and_scores_against_python_integers():
               np.full(16, -2048), rng.integers(-3, 4, 16)):
         table = model.query(q)
         v = model.rotate(q, 0).tolist()
-        a = max(abs(x) for x in v).bit_length()
+        a = max((x if x >= 0 else -x - 1).bit_length() for x in v)  # signed width - 1
         qs = max(0, a + cfg.centroid_rom_width - (cfg.table_width - 1))
         assert table.qs == qs
         for i in range(16):
@@ -165,7 +196,9 @@ def test_zero_key_and_never_written_behaviour():
     cfg = AxelramConfig(d=8, b=3, in_width=8)
     model = FixedModel(cfg)
     st = model.write(np.zeros((1, 8), dtype=np.int64))
-    assert st.idx.tolist() == [[0] * 8] and st.mant.tolist() == [0] and st.exp.tolist() == [0]
+    # thresholds 1/2: every u = 0 lies just below the zero threshold, index H - 1
+    assert st.idx.tolist() == [[cfg.half_levels - 1] * 8]
+    assert st.mant.tolist() == [0] and st.exp.tolist() == [0]
     sc = model.score(model.query(np.arange(8) - 4), st)
     assert sc.mant.tolist() == [0] and sc.value.tolist() == [0.0]
 
