@@ -2,17 +2,17 @@
 
 from amaranth import Cat, Module, Shape, Signal, unsigned
 from amaranth.lib import data, stream, wiring
-from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
 from ._stage import check_config
+from .fifo import BufferedFIFO
 from .norm import NormUnit, key_beat_layout
 from .quantiser import Quantiser, index_layout, rotated_beat_layout
 from .thresholds import ThresholdUnit, threshold_layout
 
 __all__ = ["KeyEncoder", "encoded_layout", "norm_word_layout"]
 
-#: Clocks from a write into an empty ``SyncFIFOBuffered`` to ``r_rdy`` (its registered output).
+#: Clocks from a write into an empty ``BufferedFIFO`` to ``r_rdy`` (its registered output).
 _FIFO_LATENCY = 2
 
 #: Widest ``u`` FIFO slice, in bits. The Amaranth simulator cannot compile a memory write port
@@ -37,7 +37,7 @@ class _Sideband(wiring.Component):
     ``i.payload.data`` goes into ``inner``; ``i.payload.side`` goes into a FIFO at the same
     transfer and meets ``inner``'s result at the output: ``o.payload = {data, side}``, in order.
     The FIFO holds one entry per token inside ``inner`` (at most ``inner.latency``), plus one
-    because ``SyncFIFOBuffered.w_rdy`` does not count its output register as free when it is
+    because ``BufferedFIFO.w_rdy`` does not count its output register as free when it is
     being read: depth ``inner.latency + 1`` never stalls ``inner``.
 
     Parameters
@@ -65,7 +65,7 @@ class _Sideband(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         m.submodules.inner = inner = self._inner
-        m.submodules.side = side = SyncFIFOBuffered(width=Shape.cast(self._side_shape).width,
+        m.submodules.side = side = BufferedFIFO(width=Shape.cast(self._side_shape).width,
                                                     depth=self.depth)
         m.d.comb += [
             # Fork: both take the beat in the same cycle.
@@ -108,7 +108,7 @@ class KeyEncoder(wiring.Component):
     * ``u`` FIFO: when both streams run in lock-step at one beat per clock, a ``u`` beat waits
       for its key's thresholds: ``L_info = norm.latency + thresholds.latency + 2`` clocks from
       the key's last beat to the key FIFO's output, plus the ``beats - 1`` earlier beats of the
-      key. ``SyncFIFOBuffered`` needs one entry more than it holds (its ``w_rdy`` ignores a
+      key. ``BufferedFIFO`` needs one entry more than it holds (its ``w_rdy`` ignores a
       pending read of the output register): depth ``L_info + beats``, so the norm/threshold
       latency never throttles a back-to-back stream.
     * key FIFO: in lock-step a key's entry is read ``beats + 1`` clocks after it is written
@@ -178,12 +178,12 @@ class KeyEncoder(wiring.Component):
 
         m.submodules.norm = norm = self._norm
         m.submodules.quantiser = quantiser = self._quantiser
-        m.submodules.key_fifo = key_fifo = SyncFIFOBuffered(width=self._key_info.size,
+        m.submodules.key_fifo = key_fifo = BufferedFIFO(width=self._key_info.size,
                                                             depth=self.key_depth)
         slice_width = self._slice_lanes * cfg.u_width
         u_fifos = []
         for n in range(self.u_slices):
-            u_fifo = SyncFIFOBuffered(width=slice_width, depth=self.u_depth)
+            u_fifo = BufferedFIFO(width=slice_width, depth=self.u_depth)
             m.submodules[f"u_fifo{n}" if self.u_slices > 1 else "u_fifo"] = u_fifo
             u_fifos.append(u_fifo)
 

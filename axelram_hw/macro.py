@@ -2,12 +2,12 @@
 
 from amaranth import Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
-from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
 from golden.signs import SignSet, default_signs
 
 from ._stage import check_config
+from .fifo import BufferedFIFO
 from .fwht import SignFlipFWHT
 from .key_encoder import KeyEncoder
 from .read_path import ReadPath
@@ -115,10 +115,8 @@ class AxelramMacro(wiring.Component):
         # The FWHT runs beside the encoder's norm unit (and is shorter); the rotated beats wait
         # in the encoder's FIFO. Stage 1, the encoder, then the beats of one key in and out.
         self.write_latency = 1 + self._encoder.latency + 2 * (cfg.beats - 1)
-        self.query_latency = (1 + self._fwht.latency + self._read.clocks_per_query + cfg.beats
-                              + 7 + cfg.log2_lanes)
-        self.table_gap = (cfg.beats + 1 if cfg.beats > 1
-                          else cfg.d + cfg.table_shift_width + 7)
+        self.query_latency = 1 + self._fwht.latency + self._read.query_latency
+        self.table_gap = self._read.table_gap
         super().__init__({
             "write": In(stream.Signature(write_layout(cfg))),
             "query": In(stream.Signature(query_layout(cfg))),
@@ -135,12 +133,12 @@ class AxelramMacro(wiring.Component):
         rom_rd = rom.read_port()
 
         # Per-vector side information, in vector order (the FWHT and the encoder are in order).
-        m.submodules.kind_fifo = kind_fifo = SyncFIFOBuffered(width=1, depth=32)
-        m.submodules.slot_fifo = slot_fifo = SyncFIFOBuffered(width=cfg.addr_width, depth=64)
+        m.submodules.kind_fifo = kind_fifo = BufferedFIFO(width=1, depth=32)
+        m.submodules.slot_fifo = slot_fifo = BufferedFIFO(width=cfg.addr_width, depth=64)
         cmd_layout = data.StructLayout({"first": unsigned(cfg.addr_width),
                                         "count": unsigned(cfg.count_width),
                                         "after": unsigned(_SEQ_WIDTH)})
-        m.submodules.cmd_fifo = cmd_fifo = SyncFIFOBuffered(width=cmd_layout.size, depth=16)
+        m.submodules.cmd_fifo = cmd_fifo = BufferedFIFO(width=cmd_layout.size, depth=16)
 
         # -- arbiter: choose a stream per vector ----------------------------------------------
         in_beat = Signal(range(cfg.beats))
