@@ -3,7 +3,7 @@
 Bit-exact with the index formula of :meth:`golden.fixed.FixedModel.write`.
 """
 
-from amaranth import Cat, Module, Signal, signed, unsigned
+from amaranth import C, Cat, Module, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -44,6 +44,14 @@ def _thermometer_to_binary(bits, width):
     return Cat(*out)
 
 
+def _above(a, t):
+    """``a > t`` for unsigned ``a`` and ``t``, as the sign bit of ``t - a`` one bit wider: a
+    subtractor whose sum output is the result (on ECP5 a ``>`` maps to the same carry chain
+    plus a LUT per bit for the carry outputs; this form needs none)."""
+    width = max(len(a), len(t)) + 1
+    return (Cat(t, C(0, width - len(t))) - Cat(a, C(0, width - len(a))))[width - 1]
+
+
 class Quantiser(wiring.Component):
     """Quantise rotated coordinates against norm-scaled thresholds.
 
@@ -57,9 +65,10 @@ class Quantiser(wiring.Component):
     ``cfg.antisymmetric = True`` (default): the sign and ``2**(b-1) - 1`` magnitude comparators.
 
     1. ``s = (u > 0)`` and ``a = |u|`` (one adder) per lane;
-    2. ``c_j = |u| > lo_j``: one unsigned comparator per threshold, no threshold select (both
-       signs use the same ``lo_j``). When ``|u|`` is wider than the thresholds, its high bits are
-       OR-ed once per lane and shared by the ``H - 1`` comparators of the low bits;
+    2. ``c_j = |u| > lo_j``: one unsigned comparator per threshold (the sign of ``lo_j - |u|``),
+       no threshold select (both signs use the same ``lo_j``). When ``|u|`` is wider than the
+       thresholds, its high bits are OR-ed once per lane and shared by the ``H - 1`` comparators
+       of the low bits;
     3. ``index = s ? H + count : H - 1 - count``, i.e. ``Cat(count ^ ~s, s)``, into the output
        register.
 
@@ -159,9 +168,9 @@ class Quantiser(wiring.Component):
             if uw > tw:
                 # |u| >= 2**tw exceeds every threshold: one OR per lane, shared.
                 high = magnitude[tw:].any()
-                ge = [high | (magnitude[:tw] > t) for t in lo]
+                ge = [high | _above(magnitude[:tw], t) for t in lo]
             else:
-                ge = [magnitude > t for t in lo]
+                ge = [_above(magnitude, t) for t in lo]
             count = stage_reg(m, f"s2_c{p}", Cat(*ge), unsigned(h1))
             sign = stage_reg(m, f"s2_pos{p}", positive)
             count = _thermometer_to_binary(list(count), cfg.b - 1)

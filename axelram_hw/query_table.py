@@ -7,17 +7,18 @@ centroid ROM): ``a = max_i bitlen(ones(v_i))`` with the one's-complement magnitu
 
 Dataflow (``P = cfg.lanes``, ``beats = d / P``):
 
-1. **Load** — ``beats`` beats on ``i`` (one per clock at most). Each beat is stored (a
-   ``beats x P*u_width`` memory when folded; straight into the ``d``-coordinate shift register
-   when ``P = d``) and its one's-complement magnitudes are OR-reduced
-   (``max bitlen = bitlen(OR)``): one stage ``v ^ sign`` (LUT level, no adder), then 8-input
+1. **Load** — ``beats`` beats on ``i`` (one per clock at most). Each beat is stored as it
+   arrives (a ``beats x P*u_width`` memory when folded; the ``d``-coordinate shift register when
+   ``P = d``) and its one's-complement magnitudes ``v ^ sign`` are OR-reduced
+   (``max bitlen = bitlen(OR)``; the XOR merges into the first OR stage's LUTs): 8-input
    OR stages over the lanes, an accumulating OR over the beats, a
    thermometer ``[OR >> (K + s - 1) != 0]`` (``K = table_width - 1 - centroid_rom_width``) and
    its one-hot-to-binary encoding ``qs``.
 2. **Generate** — once ``qs`` is known and a table bank is free, one coordinate per clock leaves
    the shift register (folded: a ``P``-coordinate shift register reloaded from the memory every
-   ``P`` clocks, the next word read ahead) into ``H`` constant multipliers (register before and
-   after), a rounding adder (``+ 2**(qs-1)``), and a barrel shifter with one register per shift
+   ``P`` clocks, the next word read ahead) into ``H`` constant multipliers (a register before,
+   pipelined partial products after: :func:`~axelram_hw._stage.pipelined_product`), a rounding
+   adder (``+ 2**(qs-1)``), and a barrel shifter with one register per shift
    bit (``table_shift_width`` stages, one multiplexer level each). Only ``H`` multipliers exist.
 3. **Store** — entry row of coordinate ``c*P + p`` goes to lane ``p`` at address ``c`` (plus the
    bank): per-lane memories of ``H * table_width`` bits, so the scorer reads ``P`` rows per clock.
@@ -25,10 +26,10 @@ Dataflow (``P = cfg.lanes``, ``beats = d / P``):
    b=3). When the last row is written, ``qs`` is pushed on ``o``: the table is complete.
 
 Clocks per query, input at full rate (``clocks_per_query``, pinned by a test):
-``beats + 4 + or_stages`` to load and find ``qs``, ``d + 3 + table_shift_width`` to generate
-(``d`` multiply issues plus the pipeline), 1 (one bank) or 2 to present the token: 145 at
-d=128, b=3, P=128 and 159 at P=8. Loading the next query overlaps the scoring of the previous
-one; generating the next table starts only when a bank is free.
+``beats + 2 + or_stages`` to load and find ``qs``, ``d + 2 + product latency +
+table_shift_width`` to generate (``d`` multiply issues plus the pipeline), 1 (one bank) or 2 to
+present the token. Loading the next query overlaps the scoring of the previous one; generating
+the next table starts only when a bank is free.
 
 **Banks.** Folded (``P < d``): two banks (double buffering: the lane memories are
 ``2 * beats`` deep — the same block RAM as ``beats``), so the next table is built while the
@@ -42,7 +43,7 @@ from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from ._stage import check_config
+from ._stage import check_config, pipelined_product, product_latency
 
 __all__ = ["QueryTableBuilder", "table_banks", "table_row_layout", "query_beat_layout"]
 
@@ -103,6 +104,8 @@ class QueryTableBuilder(wiring.Component):
     banks : int
     clocks_per_query : int
         Clocks from the first query beat to ``o.valid`` with an idle builder and a free bank.
+    generate_clocks : int
+        Clocks from the start of a table's generation to its last row being written.
 
     Raises
     ------
@@ -115,9 +118,13 @@ class QueryTableBuilder(wiring.Component):
         self.banks = table_banks(cfg)
         self.or_stages = _or_stages(cfg.lanes)
         token_latency = 1 if self.banks == 1 else 2  # SyncFIFOBuffered of depth banks
-        self.clocks_per_query = (cfg.beats + 4 + self.or_stages  # load, |v|, ORs, qs
-                                 + cfg.d + 3 + cfg.table_shift_width  # multiply, round, shift
-                                 + token_latency)
+        self._mul_latency = max(product_latency(Signal(signed(cfg.u_width)), c)
+                                for c in cfg.centroid_rom)
+        # GEN entry to the last row written: d issues, the operand register, the multiply, the
+        # rounding adder and the shifter
+        self.generate_clocks = cfg.d + 2 + self._mul_latency + cfg.table_shift_width
+        self.clocks_per_query = (cfg.beats + 2 + self.or_stages  # load, ORs, qs
+                                 + self.generate_clocks + token_latency)
         super().__init__({
             "i": In(stream.Signature(query_beat_layout(cfg))),
             "o": Out(stream.Signature(data.StructLayout({
@@ -181,34 +188,24 @@ class QueryTableBuilder(wiring.Component):
 
         # ---- load: store the beat, OR-reduce magnitudes, compute qs ---------------------------
         accept = self.i.valid & self.i.ready
-        l1_valid = Signal()
-        l1_last = Signal()
-        l1_beat = Signal(range(beats))
-        l1_v = Signal(query_beat_layout(cfg))
-        m.d.sync += [l1_valid.eq(accept), l1_v.eq(self.i.payload)]
-        if folded:
-            m.d.sync += [l1_beat.eq(ld_beat), l1_last.eq(ld_beat == beats - 1)]
-        else:
-            m.d.sync += l1_last.eq(1)
+        last_beat = ld_beat == beats - 1 if folded else Const(1)
 
-        # coordinate store: folded memory or the d-coordinate shift register
+        # coordinate store: folded memory or the d-coordinate shift register, written from the
+        # input (the FWHT's output register) directly
         shift_len = P if folded else d
         sh = Signal(data.ArrayLayout(signed(uw), shift_len))
         if folded:
             m.submodules.vmem = vmem = Memory(shape=query_beat_layout(cfg), depth=beats, init=[])
             vw = vmem.write_port()
             vr = vmem.read_port()
-            m.d.comb += [vw.addr.eq(l1_beat), vw.data.eq(l1_v), vw.en.eq(l1_valid)]
+            m.d.comb += [vw.addr.eq(ld_beat), vw.data.eq(self.i.payload), vw.en.eq(accept)]
 
-        # one's-complement magnitude v ^ sign per lane (its bit length is the signed width - 1)
-        l2_valid, l2_last = Signal(), Signal()
-        mag = [Signal(unsigned(uw - 1), name=f"mag{p}") for p in range(P)]
-        m.d.sync += [l2_valid.eq(l1_valid), l2_last.eq(l1_last)]
-        for p in range(P):
-            v = l1_v[p]
-            m.d.sync += mag[p].eq(v.as_unsigned()[:-1] ^ v[-1].replicate(uw - 1))
+        # one's-complement magnitudes v ^ sign (their bit length is the signed width - 1): a
+        # LUT-level XOR that merges into the first OR stage
+        mag = [self.i.payload[p].as_unsigned()[:-1] ^ self.i.payload[p][-1].replicate(uw - 1)
+               for p in range(P)]
         # OR tree over the lanes, _OR_FANIN inputs per stage
-        terms, valid, last = mag, l2_valid, l2_last
+        terms, valid, last = mag, accept, last_beat
         for s in range(self.or_stages):
             groups = [terms[k:k + _OR_FANIN] for k in range(0, len(terms), _OR_FANIN)]
             nxt = [Signal(unsigned(uw - 1), name=f"or{s}_{k}") for k in range(len(groups))]
@@ -261,8 +258,8 @@ class QueryTableBuilder(wiring.Component):
                     m.d.sync += sh[k].eq(Mux(at_word_start, vr.data[k + 1], sh[k + 1]))
         else:
             m.d.comb += head.eq(sh[0])
-            with m.If(l1_valid):
-                m.d.sync += sh.eq(l1_v)
+            with m.If(accept):
+                m.d.sync += sh.eq(self.i.payload)
             with m.Elif(gen_issue):
                 for k in range(d - 1):
                     m.d.sync += sh[k].eq(sh[k + 1])
@@ -271,13 +268,15 @@ class QueryTableBuilder(wiring.Component):
         g1_valid, g1_last = Signal(), Signal()
         g1_v = Signal(signed(uw))
         m.d.sync += [g1_valid.eq(gen_issue), g1_last.eq(gen_issue & gen_last), g1_v.eq(head)]
-        # multipliers by the constant centroid ROM words, registered after
+        # multipliers by the constant centroid ROM words (pipelined partial products)
         pw = uw + cfg.centroid_rom_width + 1  # product + rounding constant, signed
-        g2_valid, g2_last = Signal(), Signal()
-        prod = [Signal(signed(pw), name=f"prod{j}") for j in range(H)]
-        m.d.sync += [g2_valid.eq(g1_valid), g2_last.eq(g1_last)]
-        for j, c in enumerate(cfg.centroid_rom):
-            m.d.sync += prod[j].eq(g1_v * Const(c, unsigned(cfg.centroid_rom_width)))
+        prod = [pipelined_product(m, f"prod{j}", g1_v, c, latency=self._mul_latency)
+                for j, c in enumerate(cfg.centroid_rom)]
+        g2_valid, g2_last = g1_valid, g1_last
+        for k in range(self._mul_latency):
+            nvalid, nlast = Signal(name=f"mul{k}_valid"), Signal(name=f"mul{k}_last")
+            m.d.sync += [nvalid.eq(g2_valid), nlast.eq(g2_last)]
+            g2_valid, g2_last = nvalid, nlast
         # rounding constant
         valid, last = Signal(), Signal()
         x = [Signal(signed(pw), name=f"rnd{j}") for j in range(H)]

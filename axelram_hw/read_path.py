@@ -18,12 +18,13 @@ Table buffering: double-buffered when folded (``P < d``; two banks in the same b
 next query's table is generated while the current command is scored and back-to-back commands
 lose one clock (taking the command); single-buffered when fully parallel (``P = d``; a second
 8-kbit flip-flop table plus a multiplexer per look-up was judged not cheap), so there the next
-table is generated after the current command's last read: ``d + table_shift_width + 7`` clocks
-from the last key of one command to the first key of the next (140 at d=128, b=3). Loading the
-next query and finding its ``qs`` always overlap the current command.
+table is generated after the current command's last read: ``table_gap`` clocks (about ``d``)
+from the last key of one command to the first key of the next. Loading the next query and
+finding its ``qs`` always overlap the current command.
 
-Latency with idle blocks: first query beat to first score ``clocks_per_query + beats + 7 +
-log2 P`` clocks (160 at d=128, b=3, P=128; 185 at P=8); then one score per ``beats`` clocks.
+Latency with idle blocks: first query beat to first score ``query_latency`` clocks (the table,
+then one key through the scorer); then one score per ``beats`` clocks. Both attributes are
+pinned by tests.
 
 ``count`` must be at most ``t`` (slot numbers are ``addr_width + 1`` bits wide); slots from ``t``
 on score as out of bounds.
@@ -78,6 +79,12 @@ class ReadPath(wiring.Component):
         The sub-blocks (their attributes give latencies and depths).
     clocks_per_query : int
         Clocks to build one table (:attr:`QueryTableBuilder.clocks_per_query`).
+    query_latency : int
+        Clocks from the first beat on ``query`` to the first ``score.valid``, blocks idle and the
+        command waiting.
+    table_gap : int
+        Clocks from the last score of a command to the first score of the next when both are
+        waiting and ``score.ready`` stays high.
 
     Raises
     ------
@@ -91,6 +98,14 @@ class ReadPath(wiring.Component):
         self.builder = QueryTableBuilder(cfg)
         self.scorer = Scorer(cfg)
         self.clocks_per_query = self.builder.clocks_per_query
+        # first query beat -> table; the command taken; its first key's beats; the scorer; the
+        # output FIFO (2)
+        self.query_latency = (self.clocks_per_query + 1 + (cfg.beats - 1) + self.scorer.latency
+                              + 2)
+        # folded: the next table is ready, one clock to take the command; fully parallel: the
+        # release (1), WAIT -> GEN (1), generation, the token (1), the command (1)
+        self.table_gap = (cfg.beats + 1 if self.builder.banks > 1
+                          else self.builder.generate_clocks + 4)
         super().__init__({
             "store_w": In(stream.Signature(write_layout(cfg))),
             "query": In(stream.Signature(query_beat_layout(cfg))),

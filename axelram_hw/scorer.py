@@ -11,25 +11,30 @@ Pipeline (``P = cfg.lanes``, ``L = log2 P``), free-running — it is never stall
 ====  ==========================================================================================
 S0    issue: index word ``slot * beats + beat``, table word ``bank * beats + beat`` and (on a
       key's last beat) the norm are read (registered block-RAM reads)
-S1    per lane: entry select (one ``H``-way multiplexer)
-S2    per lane: conditional negation ``(e ^ n) + n`` (one adder), ``term_width`` bits
-S3..  adder tree over the ``P`` lanes, one adder level per register stage (``L`` stages)
+S1    per lane: entry select (a tree of 2:1 multiplexers on the ``b - 1`` low index bits) and
+      the negation flag ``n`` (index below ``H``)
+S2..  adder tree over the ``P`` lanes of the one's complements ``e ^ n`` (LUT-level XOR in
+      front of the first adders; ``-e = ~e + 1``), one adder level per register stage
+      (``L`` stages), and beside it a tree counting the flags ``n``
+J     the sum plus the count of negated lanes (the ``+1`` of every negation, one adder)
 A     accumulate over the ``beats`` beats of a key (one adder; the first beat restarts it)
-M     ``sum * norm_mant`` (the only multiplier: registers before and after) and ``qs + exp``
+M     ``sum * norm_mant``, the only multiplier (:func:`~axelram_hw._stage.pipelined_product`:
+      ``M = product_latency`` stages, 2 at the defaults), and ``qs + exp``
 ====  ==========================================================================================
 
-A key's score is written into the output FIFO ``5 + L`` clocks after its last beat was issued.
+A key's score is written into the output FIFO ``4 + L + M`` clocks after its last beat was
+issued (``latency``).
 Throughput: one key per ``beats`` clocks (one per clock when ``P = d``); a slot ``>= t`` (out of
 bounds) is one clock, reads no memory and scores ``mant = 0, exp = 0, oob = 1``.
 
 **Back-pressure.** Memory reads cannot be stalled, so the results land in an output
-``SyncFIFOBuffered`` guarded by ``D`` credits: a key is issued only while a credit is free
+``BufferedFIFO`` guarded by ``D`` credits: a key is issued only while a credit is free
 (taken at its first beat, returned when its score leaves on ``score``), so at most ``D`` scores
 are in the pipeline or the FIFO and nothing is lost. The credit loop is issue -> FIFO write
-(``beats - 1 + 5 + L``) -> FIFO output (2) -> credit back (1), so ``D = ceil((beats + 7 + L) /
-beats)`` credits keep one key per ``beats`` clocks flowing while ``score.ready`` stays high:
-15 at d=128, P=128 and 2 at d=128, P=8 (``credits``). The FIFO is ``D + 1`` deep
-(``fifo_depth``): ``SyncFIFOBuffered`` counts an entry moving to its output register against its
+(``beats - 1 + latency``) -> FIFO output (2) -> credit back (1), so
+``D = ceil((beats + 2 + latency) / beats)`` credits keep one key per ``beats`` clocks flowing
+while ``score.ready`` stays high (``credits``). The FIFO is ``D + 1`` deep
+(``fifo_depth``): ``BufferedFIFO`` counts an entry moving to its output register against its
 memory for one clock, so with only ``D`` entries two writes in a row into an empty FIFO would
 see ``w_rdy`` low. A slower consumer simply throttles issue.
 
@@ -41,10 +46,11 @@ command's last read was issued (its table is no longer needed).
 """
 
 from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
-from amaranth.lib import data, fifo, stream, wiring
+from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ._stage import check_config
+from ._stage import check_config, pipelined_product, product_latency
+from .fifo import BufferedFIFO
 from .index_store import norm_layout
 from .query_table import table_banks, table_row_layout
 
@@ -114,7 +120,9 @@ class Scorer(wiring.Component):
     def __init__(self, cfg):
         self.cfg = check_config(self, cfg)
         self.banks = table_banks(cfg)
-        self.latency = 5 + cfg.log2_lanes
+        self._mul_latency = product_latency(Signal(signed(cfg.acc_width)),
+                                            Signal(unsigned(cfg.norm_mant)))
+        self.latency = 4 + cfg.log2_lanes + self._mul_latency
         # credit loop: issue -> FIFO write (beats - 1 + latency) -> output (2) -> credit back (1)
         self.credits = -(-(cfg.beats + 2 + self.latency) // cfg.beats)
         self.fifo_depth = self.credits + 1
@@ -135,7 +143,7 @@ class Scorer(wiring.Component):
 
     def elaborate(self, platform):
         cfg = self.cfg
-        P, b, H, beats = cfg.lanes, cfg.b, cfg.half_levels, cfg.beats
+        P, b, beats = cfg.lanes, cfg.b, cfg.beats
         m = Module()
 
         # ---- S0: command and issue ------------------------------------------------------------
@@ -214,40 +222,30 @@ class Scorer(wiring.Component):
             idx = self.idx_rdata[p]
             top = idx[b - 1]
             row = self.t_rdata[p]
-            if H == 1:
-                m.d.sync += ent[p].eq(row[0])
-            else:
-                sel = idx[:b - 1] ^ (~top).replicate(b - 1)
-                with m.Switch(sel):  # an H-way multiplexer (View indexing would be a shifter)
-                    for j in range(H):
-                        with m.Case(j):
-                            m.d.sync += ent[p].eq(row[j])
-            m.d.sync += neg[p].eq(~top)
-        t2 = stage(t1, "t2")
-        norm2 = Signal(norm_layout(cfg))
-        m.d.sync += norm2.eq(self.norm_rdata)
+            # entry number H - 1 - x for a negative index is ~x on b - 1 bits
+            sel = idx[:b - 1] ^ (~top).replicate(b - 1)
+            m.d.sync += [ent[p].eq(_select(row, sel)), neg[p].eq(~top)]
+        tag = stage(t1, "t2")
+        norm = Signal(norm_layout(cfg))
+        m.d.sync += norm.eq(self.norm_rdata)
 
-        # ---- S2: conditional negation (e ^ n) + n ---------------------------------------------
-        tw = cfg.term_width
-        terms = [Signal(signed(tw), name=f"term{p}") for p in range(P)]
-        for p in range(P):
-            e = ent[p].as_signed()
-            m.d.sync += terms[p].eq((e ^ neg[p].replicate(tw).as_signed()) + neg[p])
-        tag = stage(t2, "t3")
-        norm = stage(norm2, "norm3")
-
-        # ---- adder tree ------------------------------------------------------------------------
+        # ---- adder tree over the one's complements e ^ n, and the count of negations ------------
+        # -e = ~e + 1: the tree sums e ^ n (the XOR is LUT-level, in front of the first adder)
+        # and a parallel tree counts the lanes with n = 1; one adder joins them.
+        tw = cfg.table_width
+        terms = [ent[p] ^ neg[p].replicate(tw).as_signed() for p in range(P)]
+        count = list(neg)
         level = 0
         while len(terms) > 1:
             level += 1
-            nxt = [Signal(signed(tw + level), name=f"sum{level}_{k}")
-                   for k in range(len(terms) // 2)]
-            for k, s in enumerate(nxt):
-                m.d.sync += s.eq(terms[2 * k] + terms[2 * k + 1])
-            terms = nxt
+            terms = self._tree_level(m, terms, signed(tw + level), f"sum{level}")
+            count = self._tree_level(m, count, unsigned(level + 1), f"neg{level}")
             tag = stage(tag, f"t_sum{level}")
             norm = stage(norm, f"norm_sum{level}")
-        beat_sum = terms[0]
+        beat_sum = Signal(signed(tw + cfg.log2_lanes + 1), name="beat_sum")
+        m.d.sync += beat_sum.eq(terms[0] + count[0])
+        tag = stage(tag, "t_join")
+        norm = stage(norm, "norm_join")
 
         # ---- A: accumulate over the beats of a key ---------------------------------------------
         acc = Signal(signed(cfg.acc_width))
@@ -257,18 +255,18 @@ class Scorer(wiring.Component):
         norm_a = stage(norm, "norm_acc")
 
         # ---- M: the norm multiply and the exponent ----------------------------------------------
-        prod = Signal(signed(cfg.score_mant_width))
+        prod = pipelined_product(m, "mul", acc, norm_a.mant)
         exp = Signal(unsigned(cfg.score_exp_width))
-        m.d.sync += [
-            prod.eq(acc * norm_a.mant),
-            exp.eq(ta.qs + norm_a.exp),
-        ]
+        m.d.sync += exp.eq(ta.qs + norm_a.exp)
         tm = stage(ta, "t_mul")
+        for k in range(1, self._mul_latency):
+            tm = stage(tm, f"t_mul{k}")
+            exp = stage(exp, f"exp_mul{k}")
 
         # ---- output FIFO (credit-guarded) -----------------------------------------------------
-        # One entry more than credits: SyncFIFOBuffered counts an entry that is moving from its
+        # One entry more than credits: BufferedFIFO counts an entry that is moving from its
         # memory to its output register against the memory for a clock (w_rdy would drop).
-        m.submodules.out_fifo = out_fifo = fifo.SyncFIFOBuffered(
+        m.submodules.out_fifo = out_fifo = BufferedFIFO(
             width=score_layout(cfg).size, depth=self.fifo_depth)
         w_score = Signal(score_layout(cfg))
         m.d.comb += [
@@ -288,3 +286,19 @@ class Scorer(wiring.Component):
         m.d.sync += credits.eq(credits - take_credit + give_credit)
         return m
 
+
+    @staticmethod
+    def _tree_level(m, terms, shape, name):
+        """One adder-tree level: registered sums of neighbouring pairs."""
+        out = [Signal(shape, name=f"{name}_{k}") for k in range(len(terms) // 2)]
+        m.d.sync += [s.eq(terms[2 * k] + terms[2 * k + 1]) for k, s in enumerate(out)]
+        return out
+
+
+def _select(row, sel):
+    """``row[sel]`` as a tree of 2:1 multiplexers on the bits of ``sel`` (LUT-level; a
+    ``Switch`` here maps to about twice the LUTs on ECP5)."""
+    items = [row[j] for j in range(len(row))]
+    for bit in sel:
+        items = [Mux(bit, items[k + 1], items[k]) for k in range(0, len(items), 2)]
+    return items[0]

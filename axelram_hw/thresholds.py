@@ -7,7 +7,7 @@ from amaranth import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ._stage import check_config, stage_reg
+from ._stage import check_config, pipelined_product, product_latency, stage_reg
 
 __all__ = ["ThresholdUnit", "root_layout", "threshold_layout"]
 
@@ -37,7 +37,8 @@ class ThresholdUnit(wiring.Component):
     Stages (each one register):
 
     1. input register: ``m``, and the right-shift amount ``t = sqrt_z_max - z`` (one adder);
-    2. ``2**(b-1) - 1`` constant multiplies ``m * G_j`` (register before and after: DSPs);
+    2. ``2**(b-1) - 1`` constant multiplies ``m * G_j`` (register before; DSP-sized partial
+       products and their registered sums after: :func:`~axelram_hw._stage.pipelined_product`);
     3. a barrel shift right by ``t``, one mux level per stage, largest step first (the bits
        shifted out are dropped: floor). The product is first taken to the largest scale
        ``2**(sqrt_z_max - thr_frac)`` by a constant shift (free).
@@ -58,7 +59,7 @@ class ThresholdUnit(wiring.Component):
     ----------
     latency : int
         Clocks from a transfer on ``i`` to ``o.valid`` (no stalls):
-        ``2 + bitlen(sqrt_z_max - sqrt_z_min)``; 7 at the defaults.
+        ``1 + product latency + bitlen(sqrt_z_max - sqrt_z_min)``; 9 at the defaults.
 
     Members
     -------
@@ -83,7 +84,9 @@ class ThresholdUnit(wiring.Component):
                              f"not {cfg.b}")
         self._shift_max = cfg.sqrt_z_max - cfg.sqrt_z_min
         self._shift_steps = max(1, self._shift_max.bit_length())
-        self.latency = 2 + self._shift_steps
+        self._mul_latency = max(product_latency(Signal(cfg.sqrt_mant), g)
+                                for g in cfg.threshold_rom)
+        self.latency = 1 + self._mul_latency + self._shift_steps
         super().__init__({
             "i": In(stream.Signature(root_layout(cfg))),
             "o": Out(stream.Signature(threshold_layout(cfg))),
@@ -114,15 +117,12 @@ class ThresholdUnit(wiring.Component):
             shift.eq(cfg.sqrt_z_max - self.i.payload.z),
         ]
 
-        mul_valid = Signal(name="mul_valid")
-        mul_shift = Signal.like(shift, name="mul_shift")
-        m.d.sync += [mul_valid.eq(valid), mul_shift.eq(shift)]
-        products = []
-        for j, g in enumerate(cfg.threshold_rom):
-            product = Signal(cfg.threshold_product_width, name=f"mul_{j}", reset_less=True)
-            m.d.sync += product.eq(root_m * g)
-            products.append(product)
-        return mul_valid, products, mul_shift
+        products = [pipelined_product(m, f"mul_{j}", root_m, g, latency=self._mul_latency)
+                    for j, g in enumerate(cfg.threshold_rom)]
+        for k in range(self._mul_latency):
+            valid = stage_reg(m, f"mul{k}_valid", valid, reset_less=False)
+            shift = stage_reg(m, f"mul{k}_shift", shift)
+        return valid, products, shift
 
     def _shift(self, m, valid, products, shift):
         """The barrel shifter; its last stage is the output register."""

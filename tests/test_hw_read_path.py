@@ -10,9 +10,10 @@ import random
 import numpy as np
 import pytest
 from amaranth.back import verilog
-from amaranth.hdl import ClockDomain, Module
+from amaranth.hdl import ClockDomain, Module, Signal, signed, unsigned
 from stream_sim import run, sink, source
 
+from axelram_hw._stage import product_terms
 from axelram_hw.read_path import ReadPath
 from golden.config import AxelramConfig
 from golden.fixed import FixedModel, StoredKeys, to_fixed
@@ -247,9 +248,10 @@ def test_throughput(params):
     assert set(in_cmd.tolist()) == {cfg.beats}, in_cmd
     assert stamps[-1] - stamps[-9] <= 8 * cfg.beats  # out-of-range slots: no memory reads
     # between commands: folded, the next table is already built (one clock to take the command);
-    # fully parallel, the single table is rebuilt after the last read (d + shift stages + 7)
+    # fully parallel, the single table is rebuilt after the last read
     gap = stamps[cfg.t] - stamps[cfg.t - 1]
-    assert gap == (cfg.beats + 1 if cfg.beats > 1 else cfg.d + cfg.table_shift_width + 7)
+    assert gap == dut.table_gap == (cfg.beats + 1 if cfg.beats > 1
+                                    else dut.builder.generate_clocks + 4)
 
 
 def test_reset_mid_traffic():
@@ -284,13 +286,17 @@ def test_reset_mid_traffic():
 
     moved = {}
 
-    def stoppable(stream, payloads, *, out):
-        """Offer (out=False) or take (out=True) payloads at random until the phase changes."""
+    stopped = set()
+
+    def stoppable(stream, payloads, *, out, vector=1):
+        """Offer (out=False) or take (out=True) payloads at random in phase 1; once phase 1 is
+        over, stop dead, but an input stream only in the middle of a ``vector``-beat vector (so
+        the reset cuts one in two)."""
         async def testbench(ctx):
             moved[stream] = 0
             items = iter(payloads)
             item = next(items, None)
-            while phase["n"] == 1:
+            while phase["n"] == 1 or (vector > 1 and moved[stream] % vector == 0):
                 if out:
                     ctx.set(stream.ready, prng.random() < 0.6)
                 elif item is not None and not ctx.get(stream.valid) and prng.random() < 0.6:
@@ -302,16 +308,19 @@ def test_reset_mid_traffic():
                     item = next(items, None)
                     ctx.set(stream.valid, 0)
             ctx.set(stream.ready if out else stream.valid, 0)
+            stopped.add(stream)
         return testbench
 
     async def control(ctx):
         # phase 0: write set A completely
         await source(dut.store_w, beats_a, rng=random.Random(1), p_valid=0.7)(ctx)
-        # phase 1: set B and scoring traffic, interrupted by a reset
+        # phase 1: set B and scoring traffic, interrupted by a reset in the middle of a key
+        # write and of a query
         phase["n"] = 1
-        await ctx.tick().repeat(60)  # mid key write, mid query, some scores out
+        await ctx.tick().repeat(60)
         phase["n"] = 2
-        await ctx.tick().repeat(2)
+        while len(stopped) < 4:
+            await ctx.tick()
         ctx.set(cd.rst, 1)
         for _ in range(2):
             await ctx.tick()  # (a plain tick: .repeat() raises DomainReset)
@@ -327,8 +336,8 @@ def test_reset_mid_traffic():
     run(top, control,
         gated(4, sink(dut.score, len(want), got, rng=random.Random(3), p_ready=0.6, tail=60)),
         background=[
-            gated(1, stoppable(dut.store_w, beats_b * 4, out=False)),
-            gated(1, stoppable(dut.query, qb, out=False)),
+            gated(1, stoppable(dut.store_w, beats_b * 4, out=False, vector=cfg.beats)),
+            gated(1, stoppable(dut.query, qb, out=False, vector=cfg.beats)),
             gated(1, stoppable(dut.cmd, cb, out=False)),
             gated(1, stoppable(dut.score, [], out=True)),
             gated(4, source(dut.query, qb, rng=random.Random(4), p_valid=0.6)),
@@ -347,6 +356,16 @@ def test_reset_mid_traffic():
 ], ids=cfg_id)
 def test_converts_to_verilog(params):
     """The read path converts (d=128, b=3, P=128, t=4096: about 10-15 s, marked slow)."""
-    text = verilog.convert(ReadPath(AxelramConfig(**params)), emit_src=False)
+    cfg = AxelramConfig(**params)
+    text = verilog.convert(ReadPath(cfg), emit_src=False)
     assert "module top" in text
-    assert text.count(" * ") == AxelramConfig(**params).half_levels + 1  # table + norm multiply
+    # the only multiplies: the builder's H constant ones (per query coordinate) and the
+    # scorer's norm scaling (per key), each as its DSP-sized partial products
+    modules = {m.split("(", 1)[0].strip().lstrip("\\"): m for m in text.split("\nmodule ")[1:]}
+    v, acc, mant = Signal(signed(cfg.u_width)), Signal(signed(cfg.acc_width)), \
+        Signal(unsigned(cfg.norm_mant))
+    assert modules["top.scorer"].count(" * ") == product_terms(acc, mant)
+    assert modules["top.builder"].count(" * ") == sum(product_terms(v, c)
+                                                      for c in cfg.centroid_rom)
+    assert text.count(" * ") == (modules["top.scorer"].count(" * ")
+                                 + modules["top.builder"].count(" * "))
