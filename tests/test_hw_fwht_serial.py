@@ -5,8 +5,10 @@ import random
 import numpy as np
 import pytest
 from amaranth import ClockDomain, Module
+from amaranth.back import verilog
 from stream_sim import run, sink, source, stream_put
 from test_hw_fwht import beats, check, expected
+from test_verilator_lint import lint, needs_verilator
 
 from axelram_hw.fwht_serial import SerialFWHT
 from golden.config import AxelramConfig
@@ -266,3 +268,14 @@ def test_serial_fwht_rejects_lanes():
         SerialFWHT(AxelramConfig(d=8, b=3, lanes=2))
     with pytest.raises(TypeError, match=r"^cfg must be an AxelramConfig, not 1$"):
         SerialFWHT(1)
+
+
+@needs_verilator
+@pytest.mark.parametrize("name", ["d8_w24", "d128_w16"])
+def test_serial_fwht_lints(tmp_path, name):
+    """Verilator ``-Wall`` with the documented waivers only."""
+    top = f"serial_fwht_{name}"
+    (tmp_path / f"{top}.v").write_text(verilog.convert(SerialFWHT(config(name)), name=top,
+                                                       emit_src=False))
+    rc, issues, out = lint(f"{top}.v", top, tmp_path)
+    assert rc == 0 and not issues, out[:4000]
