@@ -235,6 +235,7 @@ class SerialKeyEncoder(wiring.Component):
         return Cat(positive, *above)
 
     def _index(self, bits):
+        """The ``b``-bit index from the registered comparison bits (LUT-level logic)."""
         cfg = self.cfg
         h1 = cfg.half_levels - 1
         if not cfg.antisymmetric:

@@ -22,28 +22,30 @@ class SerialNormUnit(wiring.Component):
     bit per clock.
 
     1. **Square and accumulate** (a pipeline with one enable): input register, squarer
-       register, ``S = sum(k**2)`` in a ``sumsq_width`` accumulator. When a key's last square
-       is in, ``S`` waits there for the root unit; the pipeline (and ``i``) stalls only while
-       a finished ``S`` waits and the next key's first square arrives.
+       register, ``S = sum(k**2)`` in a ``sumsq_width`` accumulator. A finished ``S`` waits
+       there for the root unit; the pipeline (and with it ``i``) stalls only when the next
+       key's first square would overwrite a finished ``S`` that is still waiting.
     2. **Square root**, iterative, ``iterations = Wp/2 + sqrt_mant`` clocks per key
-       (``Wp`` = ``sumsq_width`` rounded up to even): ``S`` is loaded into a shift register that
-       gives up its top bit pair each clock to a restoring digit-by-digit root (one
+       (``Wp`` = ``sumsq_width`` rounded up to even): ``S`` is loaded into a shift register
+       that gives up its top bit pair each clock to a restoring digit-by-digit root (one
        subtraction, its sign selecting the new remainder; radicand and remainder are held
-       complemented so that the subtraction needs no inverter). Leading zero pairs produce no digit
-       and lower ``z`` from ``Wp/2 - sqrt_mant``; after the first non-zero pair the next
-       ``sqrt_mant + 1`` pairs give the root of the top ``2*sqrt_mant + 2`` bits of the
-       normalised ``S`` (zeros below its end; the bits below are dropped, a floor), then the
-       root stops (its top bit is set). This is ``isqrt(X)`` of ``golden.fixed.root``. A key
-       that never produces a digit is the zero key.
-    3. **Roundings**, from the root register ``R`` (``sqrt_mant + 1`` bits) into the output
-       registers in the clock after the last root step (which frees the root unit for the
-       next ``S``), each one adder then a multiplexer: ``m = (R + 1) >> 1`` with ``z + 1`` on
-       a carry to ``2**sqrt_mant`` (rounding point *root*), and the stored norm
+       complemented, so the subtraction needs no inverter). Leading zero pairs produce no
+       digit and lower ``z`` from ``Wp/2 - sqrt_mant``; from the first non-zero pair on,
+       ``sqrt_mant + 1`` pairs give the root ``R`` of the top ``2*sqrt_mant + 2`` bits of the
+       normalised ``S`` (zeros below its end, the bits below dropped: a floor), then the root
+       stops (its top bit is set): ``R = isqrt(X)`` of ``golden.fixed.root``. A key that
+       produces no digit at all is the zero key.
+    3. **Roundings**, from ``R`` (``sqrt_mant + 1`` bits) into the output registers in the
+       clock after the last root step (which frees the root unit for the next ``S``), each
+       one adder then a multiplexer: ``m = (R + 1) >> 1`` with ``z + 1`` on a carry to
+       ``2**sqrt_mant`` (rounding point *root*), and the stored norm
        ``mant = (R + 1 + 2**r) >> (r + 1)`` (``r = sqrt_mant - norm_mant``; ``(R + 1) >> 1``
        when ``r = 0``) with ``exp = z + r + norm_bias`` plus one on a carry to
-       ``2**norm_mant`` (rounding point *norm*). Rounding ``m`` and then ``m`` again, as
-       ``encode_norm`` does, gives the same ``mant`` and ``exp``: a carry of the first
-       rounding leaves ``m = 2**(sqrt_mant-1)``, which the second does not round up.
+       ``2**norm_mant`` (rounding point *norm*). This one rounding of ``R`` equals
+       ``encode_norm``'s rounding of ``m``: ``floor((floor((R+1)/2) + 2**(r-1)) / 2**r)``
+       is ``floor((R + 1 + 2**r) / 2**(r+1))``, and when ``m`` carried it is
+       ``2**(sqrt_mant-1)``, which the second rounding leaves alone (both give
+       ``2**(norm_mant-1)`` with the exponent one up).
 
     Throughput: one key per ``interval = iterations + 1`` clocks when ``o`` takes each result
     before the next root is done, so keys arriving back to back (one per ``d`` clocks) never
