@@ -103,6 +103,11 @@ class KeyEncoder(wiring.Component):
     For ``b = 1`` there are no thresholds: the ThresholdUnit is left out and the quantiser uses
     the sign of ``u`` only.
 
+    At ``lanes = 1`` the encoder is the coordinate-serial
+    :class:`~axelram_hw.key_encoder_serial.SerialKeyEncoder` (iterative norm and thresholds,
+    a block-RAM ``u`` FIFO, one comparator set), with the same members and attributes; the
+    structure and FIFO depths below are those of ``lanes > 1``.
+
     FIFO depths (derived, not tuned):
 
     * ``u`` FIFO: when both streams run in lock-step at one beat per clock, a ``u`` beat waits
@@ -153,6 +158,9 @@ class KeyEncoder(wiring.Component):
 
     def __init__(self, cfg):
         self.cfg = check_config(self, cfg)
+        if cfg.lanes == 1:
+            self._init_serial(cfg)
+            return
         self._norm = NormUnit(cfg)
         self._thresholds = (_Sideband(ThresholdUnit(cfg), norm_word_layout(cfg))
                             if cfg.b > 1 else None)
@@ -172,9 +180,25 @@ class KeyEncoder(wiring.Component):
             "o": Out(stream.Signature(encoded_layout(cfg))),
         })
 
+    def _init_serial(self, cfg):
+        """``lanes = 1``: the coordinate-serial encoder, same members and attributes."""
+        from .key_encoder_serial import SerialKeyEncoder  # it builds on this module
+        self._serial = SerialKeyEncoder(cfg)
+        self.latency = self._serial.latency
+        self.u_depth = self._serial.u_depth
+        self.u_slices = 1
+        self.key_depth = 1
+        super().__init__(self._serial.signature)
+
     def elaborate(self, platform):
         m = Module()
         cfg = self.cfg
+        if cfg.lanes == 1:
+            m.submodules.serial = serial = self._serial
+            wiring.connect(m, wiring.flipped(self.key), serial.key)
+            wiring.connect(m, wiring.flipped(self.u), serial.u)
+            wiring.connect(m, serial.o, wiring.flipped(self.o))
+            return m
 
         m.submodules.norm = norm = self._norm
         m.submodules.quantiser = quantiser = self._quantiser

@@ -1,15 +1,18 @@
-"""Quantiser and ThresholdUnit against golden.fixed, bit for bit, in both quantiser forms."""
+"""Quantiser, ThresholdUnit and SerialThresholdUnit against golden.fixed, bit for bit (the
+quantiser in both forms)."""
 
 import dataclasses
 import random
 
 import numpy as np
 import pytest
+from amaranth import unsigned
 from hw_keys import make_keys
 from stream_sim import run, sink, source
 
 from axelram_hw.quantiser import Quantiser
 from axelram_hw.thresholds import ThresholdUnit
+from axelram_hw.thresholds_serial import SerialThresholdUnit
 from golden.config import AxelramConfig
 from golden.fixed import FixedModel, quantise, root, scaled_thresholds
 
@@ -118,3 +121,75 @@ def test_quantiser_rejects_bad_config():
     cfg = dataclasses.asdict(AxelramConfig(d=8, b=2))
     with pytest.raises(TypeError, match=r"^cfg must be an AxelramConfig, not \{"):
         Quantiser(cfg)
+
+
+# -- SerialThresholdUnit: bit-serial products, one key per `interval` clocks ------------------
+
+def root_extremes(cfg, keys):
+    """Roots of ``keys`` and of every exponent with the smallest and the largest mantissa."""
+    m, z = root(cfg, keys)
+    ms = cfg.sqrt_mant
+    ez = np.arange(cfg.sqrt_z_min, cfg.sqrt_z_max + 1)
+    em = np.concatenate([np.full(ez.size, 1 << (ms - 1)), np.full(ez.size, (1 << ms) - 1)])
+    return np.concatenate([m, em]), np.concatenate([z, ez, ez])
+
+
+def serial_threshold_payloads(m, z):
+    """``{data: {m, z}, side}`` with the position as side data (it must come back with it)."""
+    return [{"data": {"m": a, "z": b}, "side": n % 256}
+            for n, (a, b) in enumerate(zip(m.tolist(), z.tolist(), strict=True))]
+
+
+@pytest.mark.parametrize("seed", range(2))
+@pytest.mark.parametrize("name", [n for n in CONFIGS if CONFIGS[n]["b"] > 1])
+def test_serial_thresholds_bit_exact(name, seed):
+    cfg = AxelramConfig(**CONFIGS[name])
+    m, z = root_extremes(cfg, make_keys(cfg, np.random.default_rng(sum(map(ord, name))),
+                                        n_random=20))
+    lo = scaled_thresholds(cfg, m, z)
+    dut = SerialThresholdUnit(cfg, unsigned(8))
+    got = []
+    p_valid, p_ready = [(0.6, 0.6), (0.95, 0.2)][seed]
+    run(dut,
+        source(dut.i, serial_threshold_payloads(m, z), rng=random.Random(seed + 3),
+               p_valid=p_valid),
+        sink(dut.o, len(m), got, rng=random.Random(seed + 4), p_ready=p_ready,
+             tail=dut.latency + 8),
+        deadline_cycles=len(m) * 8 * dut.interval + 200)
+    assert_same(np.array([list(g.data.lo) for g in got]), lo, "floor thresholds")
+    assert [g.side for g in got] == [n % 256 for n in range(len(m))], "side data"
+
+
+@pytest.mark.parametrize("name", ["d16_b4", "d8_b4_p2_wide", "d16_b2_coarse", "d128_b3_p128"])
+def test_serial_thresholds_interval_and_latency(name):
+    """Roots back to back: one result every ``interval`` clocks, ``latency`` after its root."""
+    cfg = AxelramConfig(**CONFIGS[name])
+    m, z = root_extremes(cfg, make_keys(cfg, np.random.default_rng(2), n_random=4))
+    dut = SerialThresholdUnit(cfg, unsigned(8))
+    got, in_stamps, out_stamps = [], [], []
+
+    async def monitor(ctx):
+        cycle = 0
+        async for _, _, iv, ir, ov in ctx.tick().sample(dut.i.valid, dut.i.ready, dut.o.valid):
+            if iv and ir:
+                in_stamps.append(cycle)
+            if ov:
+                out_stamps.append(cycle)
+            cycle += 1
+
+    run(dut, source(dut.i, serial_threshold_payloads(m, z)),
+        sink(dut.o, len(m), got, tail=dut.latency + 4),
+        background=[monitor], deadline_cycles=len(m) * (dut.interval + 2) + 200)
+    assert_same(np.array([list(g.data.lo) for g in got]), scaled_thresholds(cfg, m, z),
+                "floor thresholds")
+    assert in_stamps == [in_stamps[0] + k * dut.interval for k in range(len(m))]
+    assert out_stamps == [t + dut.latency for t in in_stamps]
+    pre = max(0, cfg.sqrt_mant - (cfg.thr_frac - cfg.sqrt_z_max))
+    assert dut.latency == dut.steps + 1 == cfg.thr_frac - cfg.sqrt_z_min + pre + 1
+    assert dut.interval == dut.steps + 2
+
+
+def test_serial_threshold_unit_rejects_b1():
+    with pytest.raises(ValueError, match=r"^SerialThresholdUnit needs b of at least 2 \(b=1 "
+                                         r"has no thresholds\), not 1$"):
+        SerialThresholdUnit(AxelramConfig(d=8, b=1), unsigned(8))
