@@ -115,7 +115,8 @@ class KeyEncoder(wiring.Component):
       the key's last beat to the key FIFO's output, plus the ``beats - 1`` earlier beats of the
       key. ``BufferedFIFO`` needs one entry more than it holds (its ``w_rdy`` ignores a
       pending read of the output register): depth ``L_info + beats``, so the norm/threshold
-      latency never throttles a back-to-back stream.
+      latency never throttles a back-to-back stream. Its head is a fabric register
+      (``output_register``): the block RAM's slow output feeds no logic.
     * key FIFO: in lock-step a key's entry is read ``beats + 1`` clocks after it is written
       (2 clocks FIFO latency, ``beats - 1`` more beats), so at most two keys are held (at
       ``lanes == d``), plus one: depth 3. When ``u`` lags, this FIFO fills and the norm
@@ -207,7 +208,7 @@ class KeyEncoder(wiring.Component):
         slice_width = self._slice_lanes * cfg.u_width
         u_fifos = []
         for n in range(self.u_slices):
-            u_fifo = BufferedFIFO(width=slice_width, depth=self.u_depth)
+            u_fifo = BufferedFIFO(width=slice_width, depth=self.u_depth, output_register=True)
             m.submodules[f"u_fifo{n}" if self.u_slices > 1 else "u_fifo"] = u_fifo
             u_fifos.append(u_fifo)
 

@@ -9,6 +9,7 @@ from golden.signs import SignSet, default_signs
 from ._stage import check_config
 from .fifo import BufferedFIFO
 from .fwht import SignFlipFWHT
+from .fwht_serial import SerialFWHT
 from .key_encoder import KeyEncoder
 from .read_path import ReadPath
 from .sign_rom import SignRom
@@ -109,7 +110,8 @@ class AxelramMacro(wiring.Component):
         signs.check(cfg.d, cfg.layers)
         self.cfg = cfg
         self.signs = signs
-        self._fwht = SignFlipFWHT(cfg)
+        # lanes = 1: the coordinate-serial blocks (same members and contracts)
+        self._fwht = SerialFWHT(cfg) if cfg.lanes == 1 else SignFlipFWHT(cfg)
         self._encoder = KeyEncoder(cfg)
         self._read = ReadPath(cfg)
         # The FWHT runs beside the encoder's norm unit (and is shorter); the rotated beats wait
@@ -117,6 +119,14 @@ class AxelramMacro(wiring.Component):
         self.write_latency = 1 + self._encoder.latency + 2 * (cfg.beats - 1)
         self.query_latency = 1 + self._fwht.latency + self._read.query_latency
         self.table_gap = self._read.table_gap
+        # Side-information FIFO depths, from the vectors that can be between stage 1 and the
+        # FIFO's reader at full rate (fewer only throttle the input, they cannot deadlock):
+        # vectors inside the FWHT; keys on their way to the store; queries until their command
+        # is issued (the FWHT, the table being loaded, one per table bank, one being taken).
+        in_fwht = -(-self._fwht.latency // cfg.beats) + 1
+        self.kind_depth = in_fwht + 2
+        self.slot_depth = -(-self.write_latency // cfg.beats) + 3
+        self.cmd_depth = in_fwht + 2 + self._read.builder.banks
         super().__init__({
             "write": In(stream.Signature(write_layout(cfg))),
             "query": In(stream.Signature(query_layout(cfg))),
@@ -133,12 +143,14 @@ class AxelramMacro(wiring.Component):
         rom_rd = rom.read_port()
 
         # Per-vector side information, in vector order (the FWHT and the encoder are in order).
-        m.submodules.kind_fifo = kind_fifo = BufferedFIFO(width=1, depth=32)
-        m.submodules.slot_fifo = slot_fifo = BufferedFIFO(width=cfg.addr_width, depth=64)
+        m.submodules.kind_fifo = kind_fifo = BufferedFIFO(width=1, depth=self.kind_depth)
+        m.submodules.slot_fifo = slot_fifo = BufferedFIFO(width=cfg.addr_width,
+                                                         depth=self.slot_depth)
         cmd_layout = data.StructLayout({"first": unsigned(cfg.addr_width),
                                         "count": unsigned(cfg.count_width),
                                         "after": unsigned(_SEQ_WIDTH)})
-        m.submodules.cmd_fifo = cmd_fifo = BufferedFIFO(width=cmd_layout.size, depth=16)
+        m.submodules.cmd_fifo = cmd_fifo = BufferedFIFO(width=cmd_layout.size,
+                                                       depth=self.cmd_depth)
 
         # -- arbiter: choose a stream per vector ----------------------------------------------
         in_beat = Signal(range(cfg.beats))

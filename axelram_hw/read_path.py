@@ -103,9 +103,9 @@ class ReadPath(wiring.Component):
         self.query_latency = (self.clocks_per_query + 1 + (cfg.beats - 1) + self.scorer.latency
                               + 2)
         # folded: the next table is ready, one clock to take the command; fully parallel: the
-        # release (1), WAIT -> GEN (1), generation, the token (1), the command (1)
+        # release (2), WAIT -> GEN (1), generation, the token (1), the command (1)
         self.table_gap = (cfg.beats + 1 if self.builder.banks > 1
-                          else self.builder.generate_clocks + 4)
+                          else self.builder.generate_clocks + 5)
         super().__init__({
             "store_w": In(stream.Signature(write_layout(cfg))),
             "query": In(stream.Signature(query_beat_layout(cfg))),

@@ -9,9 +9,10 @@ bits XOR the inverted top bit).
 Pipeline (``P = cfg.lanes``, ``L = log2 P``), free-running — it is never stalled:
 
 ====  ==========================================================================================
-S0    issue: index word ``slot * beats + beat``, table word ``bank * beats + beat`` and (on a
-      key's last beat) the norm are read (registered block-RAM reads)
-S1    per lane: entry select (a tree of 2:1 multiplexers on the ``b - 1`` low index bits) and
+S0    issue: index word ``slot * beats + beat`` and (on a key's last beat) the norm are read
+      (registered block-RAM reads); the table word ``bank * beats + beat`` one clock later
+S1    the index and norm words into registers (a block RAM's output feeds no logic)
+S2    per lane: entry select (a tree of 2:1 multiplexers on the ``b - 1`` low index bits) and
       the negation flag ``n`` (index below ``H``)
 S2..  adder tree over the ``P`` lanes of the one's complements ``e ^ n`` (LUT-level XOR in
       front of the first adders; ``-e = ~e + 1``), one adder level per register stage
@@ -22,7 +23,7 @@ M     ``sum * norm_mant``, the only multiplier (:func:`~axelram_hw._stage.pipeli
       ``M = product_latency`` stages, 2 at the defaults), and ``qs + exp``
 ====  ==========================================================================================
 
-A key's score is written into the output FIFO ``4 + L + M`` clocks after its last beat was
+A key's score is written into the output FIFO ``5 + L + M`` clocks after its last beat was
 issued (``latency``).
 Throughput: one key per ``beats`` clocks (one per clock when ``P = d``); a slot ``>= t`` (out of
 bounds) is one clock, reads no memory and scores ``mant = 0, exp = 0, oob = 1``.
@@ -41,7 +42,7 @@ see ``w_rdy`` low. A slower consumer simply throttles issue.
 Commands: ``cmd`` is accepted when the scorer is idle (one clock per command); ``count`` must
 be at most ``t`` (slot numbers are ``addr_width + 1`` bits wide). ``count = 0``
 gives no score beats; its table is released at once. Scores leave in slot order, commands in
-order; ``last`` marks the final score of a command. ``release`` pulses one clock after a
+order; ``last`` marks the final score of a command. ``release`` pulses two clocks after a
 command's last read was issued (its table is no longer needed).
 """
 
@@ -122,7 +123,7 @@ class Scorer(wiring.Component):
         self.banks = table_banks(cfg)
         self._mul_latency = product_latency(Signal(signed(cfg.acc_width)),
                                             Signal(unsigned(cfg.norm_mant)))
-        self.latency = 4 + cfg.log2_lanes + self._mul_latency
+        self.latency = 5 + cfg.log2_lanes + self._mul_latency
         # credit loop: issue -> FIFO write (beats - 1 + latency) -> output (2) -> credit back (1)
         self.credits = -(-(cfg.beats + 2 + self.latency) // cfg.beats)
         self.fifo_depth = self.credits + 1
@@ -168,7 +169,9 @@ class Scorer(wiring.Component):
         cmd_done = key_done & (rem == 1)
         cmd_end = cmd_done | (take_cmd & empty_cmd)
 
-        m.d.sync += release.eq(cmd_end)
+        # two clocks after the last issue: the last look-up (in S2) has read the table
+        release_1 = Signal()
+        m.d.sync += [release_1.eq(cmd_end), release.eq(release_1)]
         m.d.comb += self.release.eq(release)
         with m.If(cmd_end & (self.banks > 1)):
             m.d.sync += bank.eq(bank + 1)
@@ -190,13 +193,18 @@ class Scorer(wiring.Component):
             m.d.sync += busy.eq(0)
 
         key_addr = slot[:cfg.addr_width]
+        # the table is read one clock after the index store, so that its row arrives with the
+        # registered index word (S2)
+        t_raddr = Signal.like(self.t_raddr)
+        t_ren = Signal()
+        m.d.sync += [t_raddr.eq(Cat(beat, bank)), t_ren.eq(issue & ~oob)]
         m.d.comb += [
             self.idx_raddr.eq(Cat(beat, key_addr)),
             self.idx_ren.eq(issue & ~oob),
             self.norm_raddr.eq(key_addr),
             self.norm_ren.eq(issue & ~oob & item_last),
-            self.t_raddr.eq(Cat(beat, bank)),
-            self.t_ren.eq(issue & ~oob),
+            self.t_raddr.eq(t_raddr),
+            self.t_ren.eq(t_ren),
         ]
 
         tag_layout = data.StructLayout({
@@ -214,20 +222,25 @@ class Scorer(wiring.Component):
             m.d.sync += nxt.eq(prev)
             return nxt
 
-        # ---- S1: memory data; entry select per lane --------------------------------------------
+        # ---- S1: the index and norm words into registers (the block RAMs' slow outputs feed no
+        # logic) ---------------------------------------------------------------------------------
         t1 = stage(t0, "t1")
+        idx_word = stage(self.idx_rdata, "idx_word")
+        norm = stage(self.norm_rdata, "norm_word")
+        t2 = stage(t1, "t2")
+
+        # ---- S2: entry select per lane -----------------------------------------------------------
         ent = [Signal(signed(cfg.table_width), name=f"ent{p}") for p in range(P)]
         neg = [Signal(name=f"neg{p}") for p in range(P)]
         for p in range(P):
-            idx = self.idx_rdata[p]
+            idx = idx_word[p]
             top = idx[b - 1]
             row = self.t_rdata[p]
             # entry number H - 1 - x for a negative index is ~x on b - 1 bits
             sel = idx[:b - 1] ^ (~top).replicate(b - 1)
             m.d.sync += [ent[p].eq(_select(row, sel)), neg[p].eq(~top)]
-        tag = stage(t1, "t2")
-        norm = Signal(norm_layout(cfg))
-        m.d.sync += norm.eq(self.norm_rdata)
+        tag = stage(t2, "t3")
+        norm = stage(norm, "norm3")
 
         # ---- adder tree over the one's complements e ^ n, and the count of negations ------------
         # -e = ~e + 1: the tree sums e ^ n (the XOR is LUT-level, in front of the first adder)

@@ -78,7 +78,7 @@ async def reset_mid_traffic(dut):
     for x, neg in zip(junk_x, junk_neg, strict=True):
         tb.send(x, neg)
     tb.sink.pause = iter(lambda: True, None)  # stop taking: the pipeline fills up
-    await tb.wait_until(lambda: tb.src.sent > tb.cfg.beats * 3 // 2
+    await tb.wait_until(lambda: tb.src.sent >= tb.cfg.beats
                         and not read_bit(dut.i__ready, "i__ready"), 2000,
                         "the FWHT input to stall")
     before = tb.sink.count

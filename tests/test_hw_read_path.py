@@ -251,7 +251,7 @@ def test_throughput(params):
     # fully parallel, the single table is rebuilt after the last read
     gap = stamps[cfg.t] - stamps[cfg.t - 1]
     assert gap == dut.table_gap == (cfg.beats + 1 if cfg.beats > 1
-                                    else dut.builder.generate_clocks + 4)
+                                    else dut.builder.generate_clocks + 5)
 
 
 def test_reset_mid_traffic():

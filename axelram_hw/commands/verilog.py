@@ -90,6 +90,9 @@ def build_block(cfg, signs, block):
         from axelram_hw.macro import AxelramMacro
         return AxelramMacro(cfg, signs)
     if block == "fwht":
+        if cfg.lanes == 1:
+            from axelram_hw.fwht_serial import SerialFWHT
+            return SerialFWHT(cfg)
         from axelram_hw.fwht import SignFlipFWHT
         return SignFlipFWHT(cfg)
     if block == "norm":
