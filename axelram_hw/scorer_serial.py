@@ -1,0 +1,251 @@
+"""The coordinate-serial scorer (``lanes = 1``): one table look-up per clock, one multiply per key.
+
+Bit-exact with :meth:`golden.fixed.FixedModel.score`: for each slot of a command,
+``mant = (sum_i term_i) * norm_mant`` and ``exp = qs + norm_exp``, where ``term_i`` is the
+table entry selected by the stored index (``idx >= H``: ``+E[idx - H]``, else
+``-E[H - 1 - idx]``; ``H - 1 - x`` is ``~x`` on ``b - 1`` bits, so the entry number is the low
+index bits XOR the inverted top bit).
+
+Per clock one coordinate ``i`` of the current key is issued (``W = words_per_key``,
+``C = coords_per_word``):
+
+====  ==========================================================================================
+S0    the index (from a ``C - 1``-index shift register, or at a word start straight from the
+      index store's output) addresses the table word ``Cat(j, i, bank)`` (registered read);
+      on the key's last coordinate the norm is read and the slot is noted for the score
+S1    ``acc <- (first ? 0 : acc) + (E ^ n) + n`` with ``n`` = negate (one adder: the XOR is a
+      LUT level, ``n`` the carry in, the restart a LUT level after it); ``exp <- qs + norm_exp``
+S2    ``mant <- acc * norm_mant`` (the only multiplier), forced to 0 by an explicit select when
+      the norm mantissa is 0 (a never-written slot, whatever its undefined index words hold)
+====  ==========================================================================================
+
+**Index words.** While word ``w`` of a key is issued, word ``w + 1`` (or word 0 of the next
+slot) is requested from the single-ported store, which grants it within a clock; it waits in
+the store's output register until it is loaded into the shift register at its first
+coordinate. The first word of a command is requested when the command is taken (so every key
+whose last write beat came before is seen), and its first coordinate is issued 2 clocks
+later (3 if a word write takes the port in that clock).
+
+**Output and back-pressure.** The score register is the only output buffer: a key's last
+coordinate (or an out-of-range slot) is issued only while it is empty, so a stalled ``score``
+holds the next key at its last coordinate and nothing is ever lost. With ``score.ready`` high
+this never stalls a key (``d >= 4`` clocks between results). A key's score is valid
+``latency = 3`` clocks after its last coordinate was issued; one key per ``d`` clocks.
+Slots ``>= t`` score ``mant = 0, exp = 0, oob = 1`` without reading memory, one per 2 clocks.
+
+Commands: ``cmd`` is accepted when the scorer is idle; ``count`` must be at most ``t``.
+``count = 0`` gives no score; its table is released at once. Scores leave in slot order,
+commands in order, ``last`` on a command's final score. ``release`` pulses one clock after a
+command's last table read was issued. The ``k``-th command reads table bank ``k mod 2``.
+"""
+
+from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from ._serial import check_serial_config
+from .index_store import norm_layout
+from .packed_store import coords_per_word, packed_word_layout, words_per_key
+from .scorer import score_layout, scorer_command_layout
+
+__all__ = ["SerialScorer"]
+
+
+class SerialScorer(wiring.Component):
+    """Scores slots ``first .. first + count - 1`` one coordinate per clock.
+
+    Parameters
+    ----------
+    cfg : AxelramConfig
+        ``lanes`` must be 1.
+
+    Members
+    -------
+    cmd : In(stream.Signature(scorer_command_layout(cfg)))
+        ``{first, count, qs}``: a command joined with its table's shift.
+    score : Out(stream.Signature(score_layout(cfg)))
+    release : Out(1)
+        One-clock pulse per command when its table may be overwritten.
+    idx_raddr, idx_req : Out
+        Index word request (see :class:`~axelram_hw.packed_store.PackedIndexStore`).
+    idx_grant : In(1)
+    idx_rdata : In(packed_word_layout(cfg))
+    norm_raddr, norm_ren : Out
+    norm_rdata : In(norm_layout(cfg))
+    t_raddr, t_ren : Out
+        Table read (see :class:`~axelram_hw.query_table_serial.SerialQueryTableBuilder`).
+    t_rdata : In(signed(table_width))
+
+    Attributes
+    ----------
+    latency : int
+        Clocks from issuing a key's last coordinate to its ``score.valid``: 3.
+    start_latency : int
+        Clocks from taking a command to issuing its first coordinate: 2 (3 if a word write
+        takes the index store's port in the clock the first word is requested).
+
+    Raises
+    ------
+    TypeError
+        If ``cfg`` is not an :class:`AxelramConfig`.
+    ValueError
+        If ``cfg.lanes`` is not 1.
+    """
+
+    def __init__(self, cfg):
+        self.cfg = check_serial_config(self, cfg)
+        self.latency = 3
+        self.start_latency = 2
+        words = cfg.t * words_per_key(cfg)
+        super().__init__({
+            "cmd": In(stream.Signature(scorer_command_layout(cfg))),
+            "score": Out(stream.Signature(score_layout(cfg))),
+            "release": Out(1),
+            "idx_raddr": Out(range(words)),
+            "idx_req": Out(1),
+            "idx_grant": In(1),
+            "idx_rdata": In(packed_word_layout(cfg)),
+            "norm_raddr": Out(range(cfg.t)),
+            "norm_ren": Out(1),
+            "norm_rdata": In(norm_layout(cfg)),
+            "t_raddr": Out(range(2 * cfg.d * cfg.half_levels)),
+            "t_ren": Out(1),
+            "t_rdata": In(signed(cfg.table_width)),
+        })
+
+    def elaborate(self, platform):
+        cfg = self.cfg
+        b, d, t = cfg.b, cfg.d, cfg.t
+        C, W = coords_per_word(cfg), words_per_key(cfg)
+        log2c = C.bit_length() - 1
+        m = Module()
+
+        # ---- command state ------------------------------------------------------------------
+        busy = Signal()
+        slot = Signal(cfg.addr_width + 1)
+        rem = Signal(cfg.count_width)  # slots left, including the current one
+        qs = Signal(cfg.table_shift_width)
+        bank = Signal()
+        coord = Signal(range(d))  # coordinate of the current key being issued
+        release = Signal()
+
+        # ---- index words: one requested ahead, waiting in the store's output register -------
+        req = Signal()  # a word is requested (address faddr)
+        full = Signal()  # idx_rdata holds the next word, not yet loaded
+        faddr = Signal(range(t * W))
+        sr = Signal(data.ArrayLayout(unsigned(b), C - 1))
+        m.d.comb += [self.idx_req.eq(req), self.idx_raddr.eq(faddr)]
+
+        # ---- the score register --------------------------------------------------------------
+        pend = Signal()  # a key's score is in S1 / S2
+        o_valid = Signal()
+        o_slot = Signal(cfg.addr_width + 1)
+        o_last = Signal()
+        o_oob = Signal()
+        o_exp = Signal(cfg.score_exp_width)
+        o_mant = Signal(signed(cfg.score_mant_width))
+        out_free = ~(pend | o_valid)
+
+        # ---- issue --------------------------------------------------------------------------
+        oob = slot >= t
+        word_start = coord[:log2c] == 0
+        last_coord = coord == d - 1
+        issue = Signal()
+        issue_oob = Signal()
+        m.d.comb += [
+            issue.eq(busy & ~oob & (~word_start | full) & (~last_coord | out_free)),
+            issue_oob.eq(busy & oob & out_free),
+        ]
+        key_done = (issue & last_coord) | issue_oob
+        cmd_done = key_done & (rem == 1)
+
+        m.d.comb += self.cmd.ready.eq(~busy)
+        take = self.cmd.valid & ~busy
+        empty = self.cmd.p.count == 0
+        cmd_end = cmd_done | (take & empty)
+        m.d.sync += release.eq(cmd_end)
+        m.d.comb += self.release.eq(release)
+        with m.If(cmd_end):
+            m.d.sync += bank.eq(~bank)
+        with m.If(take):
+            m.d.sync += [
+                busy.eq(~empty),
+                slot.eq(self.cmd.p.first),
+                rem.eq(self.cmd.p.count),
+                qs.eq(self.cmd.p.qs),
+                faddr.eq(self.cmd.p.first << (W.bit_length() - 1)),
+                req.eq(~empty & (self.cmd.p.first < t)),
+            ]
+        with m.If(cmd_done):
+            m.d.sync += busy.eq(0)
+        with m.If(issue):
+            m.d.sync += coord.eq(coord + 1)  # wraps at d
+        with m.If(key_done):
+            m.d.sync += [slot.eq(slot + 1), rem.eq(rem - 1)]
+
+        # word fetch: granted -> full; loaded at its first coordinate -> request the next one
+        key_last_word = coord[log2c:] == W - 1 if W > 1 else 1
+        more = ~(key_last_word & ((rem == 1) | (slot == t - 1)))
+        load = issue & word_start
+        with m.If(self.idx_grant):
+            m.d.sync += [req.eq(0), full.eq(1), faddr.eq(faddr + 1)]
+        with m.If(load):
+            m.d.sync += [full.eq(0), req.eq(more)]
+            for k in range(C - 1):
+                m.d.sync += sr[k].eq(self.idx_rdata[k + 1])
+        with m.Elif(issue):
+            for k in range(C - 2):
+                m.d.sync += sr[k].eq(sr[k + 1])
+        head = Mux(word_start, self.idx_rdata[0], sr[0])
+
+        # ---- S0: table and norm reads --------------------------------------------------------
+        top = head[b - 1]
+        sel = head[:b - 1] ^ (~top).replicate(b - 1)
+        m.d.comb += [
+            self.t_raddr.eq(Cat(sel, coord, bank)),
+            self.t_ren.eq(issue),
+            self.norm_raddr.eq(slot[:cfg.addr_width]),
+            self.norm_ren.eq(issue & last_coord),
+        ]
+
+        # ---- S1: accumulate; the exponent ----------------------------------------------------
+        s1_valid, s1_first, s1_last, s1_neg = Signal(), Signal(), Signal(), Signal()
+        m.d.sync += [
+            s1_valid.eq(issue),
+            s1_first.eq(coord == 0),
+            s1_last.eq(issue & last_coord),
+            s1_neg.eq(~top),
+        ]
+        tw = cfg.term_width
+        acc = Signal(signed(cfg.acc_width))
+        e = self.t_rdata.as_signed()
+        n = s1_neg
+        term = (e ^ n.replicate(tw).as_signed()) + n
+        with m.If(s1_valid):
+            m.d.sync += acc.eq(Mux(s1_first, term, acc + term))
+        with m.If(s1_last):
+            m.d.sync += o_exp.eq(qs + self.norm_rdata.exp)
+
+        # ---- S2: the norm multiply into the score register -------------------------------
+        s2_last = Signal()
+        m.d.sync += s2_last.eq(s1_last)
+        zero_norm = self.norm_rdata.mant == 0
+        with m.If(issue & last_coord):
+            m.d.sync += [pend.eq(1), o_slot.eq(slot), o_last.eq(rem == 1), o_oob.eq(0)]
+        with m.If(s2_last):
+            m.d.sync += [pend.eq(0), o_valid.eq(1),
+                         o_mant.eq(Mux(zero_norm, 0, acc * self.norm_rdata.mant))]
+        with m.If(issue_oob):
+            m.d.sync += [o_valid.eq(1), o_slot.eq(slot), o_last.eq(rem == 1), o_oob.eq(1),
+                         o_exp.eq(0), o_mant.eq(0)]
+        with m.If(self.score.valid & self.score.ready):
+            m.d.sync += o_valid.eq(0)
+        m.d.comb += [
+            self.score.valid.eq(o_valid),
+            self.score.p.mant.eq(o_mant),
+            self.score.p.exp.eq(o_exp),
+            self.score.p.slot.eq(o_slot),
+            self.score.p.last.eq(o_last),
+            self.score.p.oob.eq(o_oob),
+        ]
+        return m
