@@ -17,8 +17,10 @@ Organisation (``C = coords_per_word(cfg) = min(d, 16)``, ``W = words_per_key(cfg
   memories named ``*_noinit``): nothing may depend on the index words of a never-written slot.
 * **norms** — a separate, zero-initialised memory of ``t`` norm words (block RAM; mantissa in
   the low ``norm_mant`` bits, exponent above), written with a key's last beat and read on its
-  own port. A never-written slot has norm 0, and the scorer turns a zero norm into a zero
-  score mantissa whatever that slot's index words hold.
+  own port, but never in a clock with a norm write (``norm_req`` / ``norm_grant``), so a read
+  never meets a write to the same word (the memory is marked ``no_rw_check``: Yosys adds no
+  collision logic). A never-written slot has norm 0, and the scorer turns a zero norm into a
+  zero score mantissa whatever that slot's index words hold.
 
 Writing: ``w`` is always ready (one beat, one coordinate, per clock). The store counts the
 beats of a key itself; the first ``C - 1`` indices of a word wait in a shift register and
@@ -31,9 +33,12 @@ without a word write (``idx_grant`` high), so at most one clock later (writes co
 once in ``C >= 4`` clocks). ``idx_rdata`` holds the word from the clock after the grant until
 the clock after the next grant, also across writes (the SPRAM output does not change on a
 write). Reads are not transparent; a word written in clock ``n`` is read by grants from
-``n + 1`` on. The norm port is an ordinary registered read (``norm_rdata`` one clock after
-``norm_ren``, held while it is low). ``rst`` only returns the beat counter to 0 (a partly
-collected word is dropped); the memories keep their contents.
+``n + 1`` on. Norms likewise: ``norm_req`` (with ``norm_raddr``) is granted in a clock without
+a norm write (at most one clock late: norm writes come once in ``d`` clocks), ``norm_rdata``
+has the word from the next clock and holds it until the clock after the next grant.
+
+``rst`` only returns the beat counter to 0 (a partly collected word is dropped); the memories
+keep their contents.
 """
 
 from amaranth.hdl import Cat, Module, Mux, Signal, unsigned
@@ -87,9 +92,12 @@ class PackedIndexStore(wiring.Component):
     idx_rdata : Out(packed_word_layout(cfg))
         The word granted in the previous clock; held until the clock after the next grant.
     norm_raddr : In(range(t))
-    norm_ren : In(1)
+    norm_req : In(1)
+        Norm read request; hold it (and the address) until ``norm_grant``.
+    norm_grant : Out(1)
+        The norm is read in this clock (``norm_req`` and no norm write).
     norm_rdata : Out(norm_layout(cfg))
-        Norm word, one clock after ``norm_raddr`` / ``norm_ren``.
+        The norm granted in the previous clock; held until the clock after the next grant.
 
     Attributes
     ----------
@@ -115,7 +123,8 @@ class PackedIndexStore(wiring.Component):
             "idx_grant": Out(1),
             "idx_rdata": Out(packed_word_layout(cfg)),
             "norm_raddr": In(range(cfg.t)),
-            "norm_ren": In(1),
+            "norm_req": In(1),
+            "norm_grant": Out(1),
             "norm_rdata": Out(norm_layout(cfg)),
         })
 
@@ -127,11 +136,12 @@ class PackedIndexStore(wiring.Component):
 
         m.submodules.idx_noinit = idx_mem = Memory(
             shape=packed_word_layout(cfg), depth=cfg.t * self.words_per_key, init=[])
-        m.submodules.norm_mem = norm_mem = Memory(shape=norm_layout(cfg), depth=cfg.t, init=[])
+        m.submodules.norm_mem = norm_mem = Memory(shape=norm_layout(cfg), depth=cfg.t, init=[],
+                                                  attrs={"no_rw_check": 1})
 
         # ---- write side: count coordinates, collect the first C - 1 indices of a word --------
         coord = Signal(range(cfg.d))  # coordinate of the next beat
-        pack = Signal(data.ArrayLayout(unsigned(cfg.b), C - 1))
+        pack = Signal(data.ArrayLayout(unsigned(cfg.b), C - 1), reset_less=True)
         idx = self.w.p.idx[0]
         accept = self.w.valid
         in_range = self.w.p.slot < cfg.t if (1 << cfg.addr_width) != cfg.t else 1
@@ -161,16 +171,19 @@ class PackedIndexStore(wiring.Component):
             self.idx_rdata.eq(rp.data),
         ]
 
-        # ---- norms: block RAM, written with the last beat -----------------------------------
+        # ---- norms: block RAM, written with the last beat, read in the other clocks ---------
         nw = norm_mem.write_port()
         nr = norm_mem.read_port()
+        norm_we = Signal()
         m.d.comb += [
+            norm_we.eq(accept & key_end & in_range),
             nw.addr.eq(self.w.p.slot),
             nw.data.mant.eq(self.w.p.mant),
             nw.data.exp.eq(self.w.p.exp),
-            nw.en.eq(accept & key_end & in_range),
+            nw.en.eq(norm_we),
             nr.addr.eq(self.norm_raddr),
-            nr.en.eq(self.norm_ren),
+            nr.en.eq(self.norm_req & ~norm_we),
+            self.norm_grant.eq(self.norm_req & ~norm_we),
             self.norm_rdata.eq(nr.data),
         ]
         return m

@@ -30,7 +30,11 @@ Dataflow:
    ``qs`` is pushed on ``o``.
 
 The two table banks double-buffer: the next query's table is built while the scorer reads the
-current one. ``release`` frees a bank (one pulse per table, in order).
+current one. ``release`` frees a bank (one pulse per table, in order). No memory word is ever
+written and read in the same clock: a query loads into the ``v`` bank the generator does not
+read (it starts loading only after the previous query started generating, i.e. after the one
+before that was completely generated), and a table is built only into a released bank (the
+scorer reads the other one); so both memories are marked ``no_rw_check``.
 
 Latency (``clocks_per_query``, pinned by a test): from the first coordinate on ``i`` to
 ``o.valid`` with an idle builder and a free bank,
@@ -113,17 +117,21 @@ class SerialQueryTableBuilder(wiring.Component):
         sh_width = max(1, self.shift_stages)
         m = Module()
 
-        m.submodules.vmem = vmem = Memory(shape=signed(uw), depth=2 * d, init=[])
-        m.submodules.tmem = tmem = Memory(shape=signed(tw), depth=2 * d * H, init=[])
+        # A bank is never written and read at once (see the class docstring): no_rw_check
+        # spares Yosys's read-during-write logic.
+        m.submodules.vmem = vmem = Memory(shape=signed(uw), depth=2 * d, init=[],
+                                          attrs={"no_rw_check": 1})
+        m.submodules.tmem = tmem = Memory(shape=signed(tw), depth=2 * d * H, init=[],
+                                          attrs={"no_rw_check": 1})
 
         # ---- load: store v, OR the one's-complement magnitudes ------------------------------
         li = Signal(range(d))  # coordinate being loaded
         lbank = Signal()
-        or_acc = Signal(uw - 1)
+        or_acc = Signal(uw - 1, reset_less=True)
         fin_valid = Signal()  # or_acc holds a complete query's OR
         th_valid = Signal()
         pend = Signal()  # a loaded query with its sh waits for generation
-        pend_sh = Signal(sh_width)
+        pend_sh = Signal(sh_width, reset_less=True)
         v = self.i.p[0]
         m.d.comb += self.i.ready.eq((li != 0) | ~(fin_valid | th_valid | pend))
         accept = self.i.valid & self.i.ready
@@ -141,7 +149,7 @@ class SerialQueryTableBuilder(wiring.Component):
         m.d.sync += [fin_valid.eq(load_done), th_valid.eq(fin_valid)]
 
         # thermometer: therm[s-1] = the top s bits of the OR are zero (leading zeros >= s)
-        therm = Signal(max(1, Q))
+        therm = Signal(max(1, Q), reset_less=True)
         zero = 1
         for s in range(1, Q + 1):
             zero = zero & ~or_acc[uw - 1 - s]
@@ -158,7 +166,7 @@ class SerialQueryTableBuilder(wiring.Component):
         gen = Signal()  # issuing entries
         g = Signal(range(d * H))  # entry being issued: Cat(j, i)
         gbank = Signal()  # v bank being generated from
-        gsh = Signal(sh_width)
+        gsh = Signal(sh_width, reset_less=True)
         start = pend & (free != 0) & ~writing
         with m.If(th_valid):
             m.d.sync += [pend.eq(1), pend_sh.eq(code)]
@@ -182,7 +190,7 @@ class SerialQueryTableBuilder(wiring.Component):
         m.d.sync += valid.eq(gen)
         x = vr.data
         for k in range(self.shift_stages):
-            nx = Signal(signed(uw), name=f"sh{k}")
+            nx = Signal(signed(uw), name=f"sh{k}", reset_less=True)
             nvalid = Signal(name=f"sh{k}_valid")
             m.d.sync += [nx.eq(Mux(gsh[k], x << (1 << k), x)), nvalid.eq(valid)]
             x, valid = nx, nvalid
@@ -197,11 +205,11 @@ class SerialQueryTableBuilder(wiring.Component):
                 with m.Case(j):
                     m.d.comb += cent.eq(c)
         pw = min(uw + cfg.centroid_rom_width, Q + tw)  # product bits that matter
-        prod = Signal(signed(pw))
+        prod = Signal(signed(pw), reset_less=True)
         prod_valid = Signal()
         m.d.sync += [prod.eq(x * cent), prod_valid.eq(valid)]
         # rounding: (P + 2**(Q-1)) >> Q = ((P >> (Q-1)) + 1) >> 1
-        ent = Signal(signed(tw))
+        ent = Signal(signed(tw), reset_less=True)
         ent_valid = Signal()
         if Q:
             m.d.sync += ent.eq((prod[Q - 1:Q + tw].as_signed() + 1)[1:])

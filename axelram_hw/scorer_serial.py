@@ -12,7 +12,7 @@ Per clock one coordinate ``i`` of the current key is issued (``W = words_per_key
 ====  ==========================================================================================
 S0    the index (from a ``C - 1``-index shift register, or at a word start straight from the
       index store's output) addresses the table word ``Cat(j, i, bank)`` (registered read);
-      on the key's last coordinate the norm is read and the slot is noted for the score
+      on the key's last coordinate the slot is noted for the score
 S1    ``acc <- (first ? 0 : acc) + (E ^ n) + n`` with ``n`` = negate (one adder: the XOR is a
       LUT level, ``n`` the carry in, the restart a LUT level after it); ``exp <- qs + norm_exp``
 S2    ``mant <- acc * norm_mant`` (the only multiplier), forced to 0 by an explicit select when
@@ -25,6 +25,10 @@ the store's output register until it is loaded into the shift register at its fi
 coordinate. The first word of a command is requested when the command is taken (so every key
 whose last write beat came before is seen), and its first coordinate is issued 2 clocks
 later (3 if a word write takes the port in that clock).
+
+**Norms.** The key's norm is requested after its coordinate ``d - 3`` and granted within two
+clocks (a clock with a norm write is skipped), so it is there for S1 of the last coordinate and
+still there for S2 (the next key's norm comes at least ``d - 2`` clocks later).
 
 **Output and back-pressure.** The score register is the only output buffer: a key's last
 coordinate (or an out-of-range slot) is issued only while it is empty, so a stalled ``score``
@@ -70,7 +74,9 @@ class SerialScorer(wiring.Component):
         Index word request (see :class:`~axelram_hw.packed_store.PackedIndexStore`).
     idx_grant : In(1)
     idx_rdata : In(packed_word_layout(cfg))
-    norm_raddr, norm_ren : Out
+    norm_raddr, norm_req : Out
+        Norm request (see :class:`~axelram_hw.packed_store.PackedIndexStore`).
+    norm_grant : In(1)
     norm_rdata : In(norm_layout(cfg))
     t_raddr, t_ren : Out
         Table read (see :class:`~axelram_hw.query_table_serial.SerialQueryTableBuilder`).
@@ -106,7 +112,8 @@ class SerialScorer(wiring.Component):
             "idx_grant": In(1),
             "idx_rdata": In(packed_word_layout(cfg)),
             "norm_raddr": Out(range(cfg.t)),
-            "norm_ren": Out(1),
+            "norm_req": Out(1),
+            "norm_grant": In(1),
             "norm_rdata": In(norm_layout(cfg)),
             "t_raddr": Out(range(2 * cfg.d * cfg.half_levels)),
             "t_ren": Out(1),
@@ -122,9 +129,9 @@ class SerialScorer(wiring.Component):
 
         # ---- command state ------------------------------------------------------------------
         busy = Signal()
-        slot = Signal(cfg.addr_width + 1)
-        rem = Signal(cfg.count_width)  # slots left, including the current one
-        qs = Signal(cfg.table_shift_width)
+        slot = Signal(cfg.addr_width + 1, reset_less=True)  # (loaded with each command)
+        rem = Signal(cfg.count_width, reset_less=True)  # slots left, the current one included
+        qs = Signal(cfg.table_shift_width, reset_less=True)
         bank = Signal()
         coord = Signal(range(d))  # coordinate of the current key being issued
         release = Signal()
@@ -132,18 +139,19 @@ class SerialScorer(wiring.Component):
         # ---- index words: one requested ahead, waiting in the store's output register -------
         req = Signal()  # a word is requested (address faddr)
         full = Signal()  # idx_rdata holds the next word, not yet loaded
-        faddr = Signal(range(t * W))
-        sr = Signal(data.ArrayLayout(unsigned(b), C - 1))
+        faddr = Signal(range(t * W), reset_less=True)
+        sr = Signal(data.ArrayLayout(unsigned(b), C - 1), reset_less=True)
         m.d.comb += [self.idx_req.eq(req), self.idx_raddr.eq(faddr)]
 
         # ---- the score register --------------------------------------------------------------
         pend = Signal()  # a key's score is in S1 / S2
         o_valid = Signal()
-        o_slot = Signal(cfg.addr_width + 1)
-        o_last = Signal()
-        o_oob = Signal()
-        o_exp = Signal(cfg.score_exp_width)
-        o_mant = Signal(signed(cfg.score_mant_width))
+        # (the payload registers count only while o_valid is set: no reset)
+        o_slot = Signal(cfg.addr_width + 1, reset_less=True)
+        o_last = Signal(reset_less=True)
+        o_oob = Signal(reset_less=True)
+        o_exp = Signal(cfg.score_exp_width, reset_less=True)
+        o_mant = Signal(signed(cfg.score_mant_width), reset_less=True)
         out_free = ~(pend | o_valid)
 
         # ---- issue --------------------------------------------------------------------------
@@ -204,12 +212,19 @@ class SerialScorer(wiring.Component):
         m.d.comb += [
             self.t_raddr.eq(Cat(sel, coord, bank)),
             self.t_ren.eq(issue),
-            self.norm_raddr.eq(slot[:cfg.addr_width]),
-            self.norm_ren.eq(issue & last_coord),
         ]
 
+        # the norm: requested after coordinate d - 3, granted within two clocks
+        norm_req = Signal()
+        m.d.comb += [self.norm_req.eq(norm_req), self.norm_raddr.eq(slot[:cfg.addr_width])]
+        with m.If(issue & (coord == d - 3)):
+            m.d.sync += norm_req.eq(1)
+        with m.If(self.norm_grant):
+            m.d.sync += norm_req.eq(0)
+
         # ---- S1: accumulate; the exponent ----------------------------------------------------
-        s1_valid, s1_first, s1_last, s1_neg = Signal(), Signal(), Signal(), Signal()
+        s1_valid, s1_last = Signal(), Signal()
+        s1_first, s1_neg = Signal(reset_less=True), Signal(reset_less=True)
         m.d.sync += [
             s1_valid.eq(issue),
             s1_first.eq(coord == 0),
@@ -217,7 +232,7 @@ class SerialScorer(wiring.Component):
             s1_neg.eq(~top),
         ]
         tw = cfg.term_width
-        acc = Signal(signed(cfg.acc_width))
+        acc = Signal(signed(cfg.acc_width), reset_less=True)
         e = self.t_rdata.as_signed()
         n = s1_neg
         term = (e ^ n.replicate(tw).as_signed()) + n

@@ -568,10 +568,10 @@ def test_timing_at_the_default_configuration():
 @pytest.mark.parametrize("params", [dict(d=4, b=2, t=6), dict(d=16, b=3, t=10),
                                     dict(d=64, b=4, t=3)], ids=cfg_id)
 def test_packed_store(params):
-    """Keys written at random while words are read at random: a read is granted in a clock
-    without a word write (so at most one clock late), returns the word as written before the
-    grant and holds it until the next grant; afterwards every word and norm is the golden row
-    cut into ``coords_per_word * b``-bit words. ``w`` is always ready."""
+    """Keys written at random while words and norms are read at random: a read is granted in a
+    clock without a write to its memory (so at most one clock late), returns the word or norm as
+    it was before the grant and holds it until the next grant; afterwards every word and norm
+    is the golden row cut into ``coords_per_word * b``-bit words. ``w`` is always ready."""
     cfg = serial(params)
     model = model_of(cfg)
     rng = np.random.default_rng(cfg.d)
@@ -582,45 +582,49 @@ def test_packed_store(params):
     beats = Store(cfg).write(slots, stored)
     dut = PackedIndexStore(cfg)
     prng = random.Random(2)
-    flag, log, reads = {}, defaultdict(list), []
+    flag, log = {}, defaultdict(list)
 
     def as_int(word):
         return sum(int(x) << (p * cfg.b) for p, x in enumerate(word))
 
     async def read(ctx, n, addr):
-        """Request ``addr``; returns (clock after the grant, clocks waited, data)."""
-        ctx.set(dut.idx_raddr, addr)
-        ctx.set(dut.idx_req, 1)
-        ctx.set(dut.norm_raddr, addr // W)
-        ctx.set(dut.norm_ren, 1)
-        waited = 0
-        while True:
-            _, _, grant = await ctx.tick().sample(dut.idx_grant)
+        """Request word ``addr`` and its slot's norm (``n``: the clock now); returns the clock
+        after the data was taken, the clocks of the two grants, the word and the norm."""
+        ports = {"idx": (dut.idx_raddr, addr, dut.idx_req, dut.idx_grant),
+                 "norm": (dut.norm_raddr, addr // W, dut.norm_req, dut.norm_grant)}
+        for a, value, req, _ in ports.values():
+            ctx.set(a, value)
+            ctx.set(req, 1)
+        grants = {}
+        while len(grants) < 2:
+            _, _, *granted = await ctx.tick().sample(dut.idx_grant, dut.norm_grant)
+            for (name, (_, _, req, _)), g in zip(ports.items(), granted, strict=True):
+                if name not in grants:
+                    if g:
+                        grants[name] = n
+                        ctx.set(req, 0)
+                    else:
+                        log[f"{name}_waits"].append(n)
             n += 1
-            if grant:
-                break
-            log["waits"].append(n - 1)
-            waited += 1
-        ctx.set(dut.idx_req, 0)
-        ctx.set(dut.norm_ren, 0)
-        data = ctx.get(dut.idx_rdata.as_value())
-        for _ in range(prng.randrange(4)):  # held, whatever the address, across writes
+        data = (ctx.get(dut.idx_rdata.as_value()), ctx.get(dut.norm_rdata.as_value()))
+        for _ in range(prng.randrange(4)):  # held, whatever the addresses, across writes
             ctx.set(dut.idx_raddr, prng.randrange(cfg.t * W))
+            ctx.set(dut.norm_raddr, prng.randrange(cfg.t))
             await ctx.tick()
             n += 1
-            assert ctx.get(dut.idx_rdata.as_value()) == data
-        return n, waited, data, ctx.get(dut.norm_rdata)
+            assert (ctx.get(dut.idx_rdata.as_value()), ctx.get(dut.norm_rdata.as_value())) \
+                == data
+        return n, grants, data
 
     async def reader(ctx):
         n = 0
         while not flag.get("done"):
             addr = prng.randrange(cfg.t * W)
-            granted = n
-            n, waited, data, _ = await read(ctx, n, addr)
-            reads.append((addr, granted + waited, waited, data))
+            n, grants, data = await read(ctx, n, addr)
+            log["reads"].append((addr, grants, data))
         for addr in range(cfg.t * W):
-            n, _, data, norm = await read(ctx, n, addr)
-            log["final"].append((addr, data, int(norm.mant), int(norm.exp)))
+            n, _, data = await read(ctx, n, addr)
+            log["final"].append((addr, data))
 
     async def monitor_w(ctx):
         n = 0
@@ -633,20 +637,30 @@ def test_packed_store(params):
 
     run(dut, then_flag(source(dut.w, beats, rng=random.Random(1), p_valid=0.8), flag), reader,
         background=[monitor_w], deadline_cycles=len(beats) * 4 + 40 * cfg.t * W + 2000)
-    words, _ = versions(cfg, log["w"])
-    word_ends = {n for (n, *_), c in zip(log["w"], range(len(log["w"])), strict=True)
-                 if c % C == C - 1}
-    assert set(log["waits"]) <= word_ends, "a read waited in a clock without a word write"
-    assert max(w for _, _, w, _ in reads) == 1 and len(reads) > 20
-    for addr, grant, _, data in reads:
-        hist = [as_int(v) for n, v in words[divmod(addr, W)] if n < grant]
-        assert data == (hist[-1] if hist else 0), f"word {addr} read in clock {grant}"
+    words, norms = versions(cfg, log["w"])
+    clocks = [n for n, *_ in log["w"]]
+    word_writes = set(clocks[C - 1::C])
+    norm_writes = set(clocks[cfg.d - 1::cfg.d])
+    assert log["idx_waits"] and set(log["idx_waits"]) <= word_writes
+    assert set(log["norm_waits"]) <= norm_writes
+    assert len(log["reads"]) > 20
+
+    def as_of(history, clock, initial):
+        before = [v for n, v in history if n < clock]
+        return before[-1] if before else initial
+
+    for addr, grants, (word, norm) in log["reads"]:
+        slot = addr // W
+        want = as_of(words[divmod(addr, W)], grants["idx"], np.zeros(C, dtype=np.int64))
+        assert word == as_int(want), f"word {addr} granted in clock {grants['idx']}"
+        mant, exp = as_of(norms[slot], grants["norm"], (0, 0))
+        assert norm == (exp << cfg.norm_mant) | mant, f"norm {slot} in clock {grants['norm']}"
     rows = dict(zip(slots, stored.rows(cfg), strict=True))  # the last write of a slot wins
-    for addr, data, mant, exp in log["final"]:
+    for addr, (word, norm) in log["final"]:
         slot, w = divmod(addr, W)
         row = rows.get(slot, 0)
-        assert data == (row >> (w * C * cfg.b)) & ((1 << (C * cfg.b)) - 1), f"word {addr}"
-        assert ((exp << cfg.norm_mant) | mant) == row >> (cfg.d * cfg.b), f"norm of {slot}"
+        assert word == (row >> (w * C * cfg.b)) & ((1 << (C * cfg.b)) - 1), f"word {addr}"
+        assert norm == row >> (cfg.d * cfg.b), f"norm of slot {slot}"
 
 
 def magnitude_queries(cfg, model):
