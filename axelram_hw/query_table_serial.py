@@ -204,8 +204,7 @@ class SerialQueryTableBuilder(wiring.Component):
             for j, c in enumerate(cfg.centroid_rom):
                 with m.Case(j):
                     m.d.comb += cent.eq(c)
-        pw = min(uw + cfg.centroid_rom_width, Q + tw)  # product bits that matter
-        prod = Signal(signed(pw), reset_less=True)
+        prod = Signal(signed(uw + cfg.centroid_rom_width), reset_less=True)  # v' * C_j exact
         prod_valid = Signal()
         m.d.sync += [prod.eq(x * cent), prod_valid.eq(valid)]
         # rounding: (P + 2**(Q-1)) >> Q = ((P >> (Q-1)) + 1) >> 1
@@ -214,7 +213,7 @@ class SerialQueryTableBuilder(wiring.Component):
         if Q:
             m.d.sync += ent.eq((prod[Q - 1:Q + tw].as_signed() + 1)[1:])
         else:
-            m.d.sync += ent.eq(prod[:tw])
+            m.d.sync += ent.eq(prod)  # (u_width + centroid_rom_width <= table_width)
         m.d.sync += ent_valid.eq(prod_valid)
 
         # ---- store ------------------------------------------------------------------------

@@ -52,7 +52,8 @@ CONFIGS = [
     dict(d=16, b=3, t=20),
     dict(d=16, b=4, t=16),
     dict(d=32, b=2, t=9),
-    dict(d=4, b=3, t=5, in_width=4, table_width=20),  # table_shift_max = 0: no shifter
+    dict(d=4, b=3, t=5, in_width=4, table_width=20),  # table_shift_max = 1
+    dict(d=4, b=1, t=7, in_width=5, table_width=24),  # table_shift_max = 0: no shifter
     dict(d=128, b=3, t=12),
     dict(d=128, b=4, t=5),
 ]
@@ -376,10 +377,12 @@ def test_stale_index_words_score_zero():
 
 # ---- reset in the middle of traffic --------------------------------------------------------------
 
-@pytest.mark.parametrize("params", [dict(d=16, b=3, t=16), dict(d=32, b=2, t=12)], ids=cfg_id)
+@pytest.mark.parametrize("params", [dict(d=4, b=2, t=8), dict(d=8, b=3, t=10),
+                                    dict(d=16, b=3, t=16), dict(d=32, b=2, t=12)], ids=cfg_id)
 def test_reset_mid_traffic(params):
-    """Reset while keys are being written and queries scored; afterwards the store keeps the
-    completed keys, the interrupted keys are rewritten whole, and scoring is bit-exact."""
+    """Reset in a clock where a key write and a query are half done and scores have left;
+    afterwards the store keeps the completed keys, the interrupted keys are rewritten whole,
+    and scoring is bit-exact."""
     cfg = serial(params)
     model = model_of(cfg)
     rng = np.random.default_rng(21)
@@ -412,7 +415,6 @@ def test_reset_mid_traffic(params):
     def stoppable(stream, payloads, *, out):
         """Offer (out=False) or take (out=True) payloads at random until the phase changes."""
         async def testbench(ctx):
-            moved[stream] = 0
             items = iter(payloads)
             item = next(items, None)
             while phase["n"] == 1:
@@ -422,7 +424,6 @@ def test_reset_mid_traffic(params):
                     ctx.set(stream.payload, item)
                     ctx.set(stream.valid, 1)  # held until accepted (or the phase ends)
                 _, _, ready, valid = await ctx.tick().sample(stream.ready, stream.valid)
-                moved[stream] += bool(valid and ready)
                 if not out and valid and ready:
                     item = next(items, None)
                     ctx.set(stream.valid, 0)
@@ -432,14 +433,19 @@ def test_reset_mid_traffic(params):
     async def control(ctx):
         await source(dut.store_w, beats_a, rng=random.Random(1), p_valid=0.7)(ctx)
         phase["n"] = 1
-        # until a key write and a query are half done and some scores are out
-        while not (moved.get(dut.score) and moved[dut.store_w] % cfg.d
+        # until a key write and a query are half done and some scores are out; then reset
+        # at once (the transfers counted here are exactly those the DUT saw)
+        streams = (dut.store_w, dut.query, dut.cmd, dut.score)
+        moved.update(dict.fromkeys(streams, 0))
+        while not (moved[dut.score] and moved[dut.cmd] and moved[dut.store_w] % cfg.d
                    and moved[dut.query] % cfg.d):
-            await ctx.tick()
-        phase["n"] = 2
-        await ctx.tick().repeat(2)
+            _, _, *vr = await ctx.tick().sample(*(x for st in streams for x in (st.valid,
+                                                                                  st.ready)))
+            for k, st in enumerate(streams):
+                moved[st] += bool(vr[2 * k] and vr[2 * k + 1])
         ctx.set(cd.rst, 1)
-        for _ in range(2):
+        phase["n"] = 2
+        for _ in range(3):
             await ctx.tick()  # (a plain tick: .repeat() raises DomainReset)
         ctx.set(cd.rst, 0)
         phase["n"] = 3
@@ -462,9 +468,6 @@ def test_reset_mid_traffic(params):
         ],
         deadline_cycles=40000)
     check_scores(got, want)
-    # the reset really interrupted a key write, a query and the scores
-    assert moved[dut.store_w] % cfg.d
-    assert moved[dut.query] % cfg.d and moved[dut.cmd] and moved[dut.score]
 
 
 # ---- timing -----------------------------------------------------------------------------------
@@ -676,6 +679,7 @@ def magnitude_queries(cfg, model):
 
 
 @pytest.mark.parametrize("params", [dict(d=4, b=1, t=2), dict(d=16, b=3, t=2),
+                                    dict(d=8, b=2, t=2, in_width=5, table_width=24),
                                     dict(d=8, b=4, t=2, in_width=6, table_width=20),
                                     dict(d=128, b=3, t=2)], ids=cfg_id)
 def test_builder_tables(params):
