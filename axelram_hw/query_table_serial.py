@@ -10,7 +10,8 @@ the OR of the one's-complement magnitudes, capped at ``Q``), every ``v_i << sh``
 ``u_width`` signed bits, and ``E[i][j] = (v'_i * C_j + 2**(Q-1)) >> Q`` with
 ``v'_i = v_i << sh``: the per-query shift moves in front of the multiplier, onto the
 ``u_width``-bit coordinate, and the rounding shift is the constant ``Q`` (bits ``Q-1 .. Q +
-table_width - 1`` of the product, then ``(x + 1) >> 1``; exact also for ``qs = 0``).
+table_width - 1`` of the product, then ``(x + 1) >> 1``; exact also for ``qs = 0``; with
+``Q = 0`` there is no shifter and the entry is the product itself).
 
 Dataflow:
 
@@ -18,8 +19,9 @@ Dataflow:
    words of ``u_width`` bits, block RAM), while the magnitudes ``v ^ sign`` are OR-ed into one
    register (no adder). One clock after the last coordinate the leading-zero thermometer of
    the OR is registered, one clock later its binary code ``sh``. The next query may start
-   loading (into the other bank) as soon as the previous one has started generating; its
-   first coordinate waits until then (``i.ready`` never drops inside a query).
+   loading (into the other bank) as soon as the previous one has started generating, at the
+   earliest 4 clocks after the previous query's last coordinate; its first coordinate waits
+   until then (``i.ready`` never drops inside a query).
 2. **Generate** — when a table bank is free: ``d * H`` entries, one per clock, coordinate
    major: ``v_i`` is read once (held for its ``H`` entries), shifted left by ``sh`` (one
    register per bit of ``sh``, one multiplexer level each), multiplied by ``C_j`` (the only

@@ -22,18 +22,23 @@ S2    ``mant <- acc * norm_mant`` (the only multiplier), forced to 0 by an expli
 **Index words.** While word ``w`` of a key is issued, word ``w + 1`` (or word 0 of the next
 slot) is requested from the single-ported store, which grants it within a clock; it waits in
 the store's output register until it is loaded into the shift register at its first
-coordinate. The first word of a command is requested when the command is taken (so every key
-whose last write beat came before is seen), and its first coordinate is issued 2 clocks
-later (3 if a word write takes the port in that clock).
+coordinate. The first word of a command is requested from the clock after the command is
+taken (so every key whose last write beat came before is seen), and its first coordinate is
+issued 2 clocks after the command (3 if a word write takes the port in that clock).
 
-**Norms.** The key's norm is requested after its coordinate ``d - 3`` and granted within two
-clocks (a clock with a norm write is skipped), so it is there for S1 of the last coordinate and
-still there for S2 (the next key's norm comes at least ``d - 2`` clocks later).
+**Norms.** A key's norm is requested from the clock after its coordinate ``d - 3`` was issued
+and granted in that clock or the next (a clock with a norm write is skipped; those come once
+in ``d`` clocks), so it is there for S1 of the key's last coordinate and still there for S2
+(the next key's norm arrives at the earliest 2 clocks after that S2).
 
 **Output and back-pressure.** The score register is the only output buffer: a key's last
-coordinate (or an out-of-range slot) is issued only while it is empty, so a stalled ``score``
-holds the next key at its last coordinate and nothing is ever lost. With ``score.ready`` high
-this never stalls a key (``d >= 4`` clocks between results). A key's score is valid
+coordinate (or an out-of-range slot) is issued only while it is empty and no score is on its
+way into it, so a stalled ``score`` holds the next key at its last coordinate (its partial sum
+and prefetched word wait) and nothing is ever lost. This takes the place of the credits and
+the output FIFO of :class:`~axelram_hw.scorer.Scorer` (one credit, taken at the last
+coordinate instead of the first): with ``score.ready`` high it never stalls a key, since a
+score leaves 3 clocks after its key's last coordinate and the next key's comes ``d >= 4``
+clocks later. A key's score is valid
 ``latency = 3`` clocks after its last coordinate was issued; one key per ``d`` clocks.
 Slots ``>= t`` score ``mant = 0, exp = 0, oob = 1`` without reading memory, one per 2 clocks.
 
