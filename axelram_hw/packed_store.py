@@ -11,31 +11,36 @@ Organisation (``C = coords_per_word(cfg) = min(d, 16)``, ``W = words_per_key(cfg
   of ``d < 16`` coordinates is one word of ``d * b`` bits.
 
   The memory is **single-ported**: its write port and its read port share one address
-  signal, and the read enable is ``idx_req & ~we`` (never a read and a write in one clock) —
+  signal, and the read enable is ``idx_ren & ~we`` (never a read and a write in one clock) —
   the pattern Yosys ``synth_ice40 -spram`` maps to SB_SPRAM256KA. Its contents are **not
   initialised** (SPRAM powers up undefined, and the Verilog generator drops the initialiser of
   memories named ``*_noinit``): nothing may depend on the index words of a never-written slot.
 * **norms** — a separate, zero-initialised memory of ``t`` norm words (block RAM; mantissa in
   the low ``norm_mant`` bits, exponent above), written with a key's last beat and read on its
-  own port, but never in a clock with a norm write (``norm_req`` / ``norm_grant``), so a read
-  never meets a write to the same word (the memory is marked ``no_rw_check``: Yosys adds no
-  collision logic). A never-written slot has norm 0, and the scorer turns a zero norm into a
-  zero score mantissa whatever that slot's index words hold.
+  own port. A never-written slot has norm 0, and the scorer turns a zero norm into a zero
+  score mantissa whatever that slot's index words hold.
 
-Writing: ``w`` is always ready (one beat, one coordinate, per clock). The store counts the
-beats of a key itself; the first ``C - 1`` indices of a word wait in a shift register and
-the word is written in the clock its last coordinate is accepted (that index straight from
-the payload, the address from that beat's ``slot``), the norm with the key's last beat. Beats
-whose slot is ``>= t`` (only when ``t`` is not a power of two) are counted, not written.
+**Reads come first.** The scorer reads a word (``idx_ren``) or a norm (``norm_ren``) in the
+clock it needs it; a beat that would write (the last coordinate of a word; a key's last beat
+also writes its norm) waits in such a clock: ``w.ready`` is ``~((idx_ren | norm_ren) &
+word_end)``, a function of registers only. So a word or norm is never written and read in the
+same clock (the norm memory is marked ``no_rw_check``: Yosys adds no collision logic), and the
+scorer's timing does not depend on the writes. The scorer reads in at most two consecutive
+clocks out of every ``C`` (a word; with a key's last word, its norm in the next clock), and a
+word ends once in ``C >= 4`` beats, so a beat waits at most two clocks, only when the two line
+up, and the write stream is never starved. Keys written on consecutive clocks are thereby seen
+whole (see :class:`~axelram_hw.scorer_serial.SerialScorer`).
 
-Reading: the scorer holds ``idx_req`` high with ``idx_raddr``; the read happens in a clock
-without a word write (``idx_grant`` high), so at most one clock later (writes come at most
-once in ``C >= 4`` clocks). ``idx_rdata`` holds the word from the clock after the grant until
-the clock after the next grant, also across writes (the SPRAM output does not change on a
-write). Reads are not transparent; a word written in clock ``n`` is read by grants from
-``n + 1`` on. Norms likewise: ``norm_req`` (with ``norm_raddr``) is granted in a clock without
-a norm write (at most one clock late: norm writes come once in ``d`` clocks), ``norm_rdata``
-has the word from the next clock and holds it until the clock after the next grant.
+Writing: one beat, one coordinate, per clock. The store counts the beats of a key itself; the
+first ``C - 1`` indices of a word wait in a shift register and the word is written in the
+clock its last coordinate is accepted (that index straight from the payload, the address from
+that beat's ``slot``), the norm with the key's last beat. Beats whose slot is ``>= t`` (only
+when ``t`` is not a power of two) are counted, not written.
+
+Reading: registered and not transparent: ``idx_rdata`` (``norm_rdata``) has the word read in
+the previous clock and holds it until the clock after the next read, also across writes (the
+SPRAM output does not change on a write); a word written in clock ``n`` is seen by reads from
+``n + 1`` on.
 
 ``rst`` only returns the beat counter to 0 (a partly collected word is dropped); the memories
 keep their contents.
@@ -82,22 +87,17 @@ class PackedIndexStore(wiring.Component):
     -------
     w : In(stream.Signature(write_layout(cfg)))
         Key write beats, one coordinate each, ``d`` per key; ``slot`` on every beat, the norm
-        used with the last one. Always ready.
+        used with the last one. Not ready only for a word's last beat in a clock with a read.
     idx_raddr : In(range(t * words_per_key))
         Index word address ``slot * words_per_key + w``.
-    idx_req : In(1)
-        Read request; hold it (and the address) until ``idx_grant``.
-    idx_grant : Out(1)
-        The requested word is read in this clock (``idx_req`` and no word write).
+    idx_ren : In(1)
+        Read that word in this clock.
     idx_rdata : Out(packed_word_layout(cfg))
-        The word granted in the previous clock; held until the clock after the next grant.
+        The word read in the previous clock; held until the clock after the next read.
     norm_raddr : In(range(t))
-    norm_req : In(1)
-        Norm read request; hold it (and the address) until ``norm_grant``.
-    norm_grant : Out(1)
-        The norm is read in this clock (``norm_req`` and no norm write).
+    norm_ren : In(1)
     norm_rdata : Out(norm_layout(cfg))
-        The norm granted in the previous clock; held until the clock after the next grant.
+        Norm word, likewise.
 
     Attributes
     ----------
@@ -119,12 +119,10 @@ class PackedIndexStore(wiring.Component):
         super().__init__({
             "w": In(stream.Signature(write_layout(cfg))),
             "idx_raddr": In(range(cfg.t * self.words_per_key)),
-            "idx_req": In(1),
-            "idx_grant": Out(1),
+            "idx_ren": In(1),
             "idx_rdata": Out(packed_word_layout(cfg)),
             "norm_raddr": In(range(cfg.t)),
-            "norm_req": In(1),
-            "norm_grant": Out(1),
+            "norm_ren": In(1),
             "norm_rdata": Out(norm_layout(cfg)),
         })
 
@@ -143,20 +141,20 @@ class PackedIndexStore(wiring.Component):
         coord = Signal(range(cfg.d))  # coordinate of the next beat
         pack = Signal(data.ArrayLayout(unsigned(cfg.b), C - 1), reset_less=True)
         idx = self.w.p.idx[0]
-        accept = self.w.valid
+        word_end = coord[:log2c] == C - 1
+        key_end = coord == cfg.d - 1
+        m.d.comb += self.w.ready.eq(~((self.idx_ren | self.norm_ren) & word_end))
+        accept = self.w.valid & self.w.ready
         in_range = self.w.p.slot < cfg.t if (1 << cfg.addr_width) != cfg.t else 1
-        m.d.comb += self.w.ready.eq(1)
         with m.If(accept):
             m.d.sync += coord.eq(coord + 1)  # wraps at d (a power of two)
             m.d.sync += pack[C - 2].eq(idx)
             for k in range(C - 2):
                 m.d.sync += pack[k].eq(pack[k + 1])
-        word_end = coord[:log2c] == C - 1
-        key_end = coord == cfg.d - 1
         we = Signal()
         m.d.comb += we.eq(accept & word_end & in_range)
 
-        # ---- the single port: the word write, else the requested read -----------------------
+        # ---- the single port: the word write, else the read (the write yields, see above) ----
         addr = Signal(range(cfg.t * self.words_per_key))
         m.d.comb += addr.eq(Mux(we, Cat(coord[log2c:], self.w.p.slot), self.idx_raddr))
         wp = idx_mem.write_port()
@@ -166,24 +164,20 @@ class PackedIndexStore(wiring.Component):
             wp.data.eq(Cat(pack, idx)),
             wp.en.eq(we),
             rp.addr.eq(addr),
-            rp.en.eq(self.idx_req & ~we),
-            self.idx_grant.eq(self.idx_req & ~we),
+            rp.en.eq(self.idx_ren & ~we),
             self.idx_rdata.eq(rp.data),
         ]
 
-        # ---- norms: block RAM, written with the last beat, read in the other clocks ---------
+        # ---- norms: block RAM, written with the last beat ------------------------------------
         nw = norm_mem.write_port()
         nr = norm_mem.read_port()
-        norm_we = Signal()
         m.d.comb += [
-            norm_we.eq(accept & key_end & in_range),
             nw.addr.eq(self.w.p.slot),
             nw.data.mant.eq(self.w.p.mant),
             nw.data.exp.eq(self.w.p.exp),
-            nw.en.eq(norm_we),
+            nw.en.eq(accept & key_end & in_range),
             nr.addr.eq(self.norm_raddr),
-            nr.en.eq(self.norm_req & ~norm_we),
-            self.norm_grant.eq(self.norm_req & ~norm_we),
+            nr.en.eq(self.norm_ren),
             self.norm_rdata.eq(nr.data),
         ]
         return m

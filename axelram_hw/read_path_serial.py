@@ -2,7 +2,7 @@
 
 ::
 
-    store_w ──► PackedIndexStore ◄── word requests ──┐
+    store_w ──► PackedIndexStore ◄────── reads ──────┐
     query ───► SerialQueryTableBuilder ── qs ──┐      │
                        ▲   ▲ table reads       ▼      │
                        │   └──────────── SerialScorer ──► score
@@ -23,14 +23,18 @@ gives for a zero norm).
 
 Visibility: a key whose last ``store_w`` beat was accepted before a command's ``cmd`` transfer
 is seen by all of that command's reads (a word is written in the clock its last coordinate
-is accepted; the command's first read comes after its transfer). A key written while a
-command reads its slot may be seen old, new or (word by word) mixed; the macro never does
-that to a query's own earlier writes. The memories keep their contents across ``rst``, which
-drops everything in flight (a key being written at a reset must be rewritten).
+is accepted; the command's first read comes in the clock after its transfer). A key written
+later may or may not be seen; if its ``d`` beats are offered on consecutive clocks it is seen
+either whole or not at all, also while a command reads its slot (a key written with gaps into
+a slot being read may be seen mixed, as with ``ReadPath``). The memories keep their contents
+across ``rst``, which drops everything in flight (a key being written at a reset must be
+rewritten).
 
-Rates: ``store_w`` is always ready (one coordinate per clock, also while scoring); one slot
-per ``d`` clocks inside a command (one table look-up per clock); the next query's table is
-built while the current command is scored.
+Rates: ``store_w`` takes one coordinate per clock, also while scoring; the index store's reads
+go first, so a word's last beat meeting a read waits (at most two clocks, at most once in 16
+beats, and only while the two line up: a few clocks per command). One slot per ``d`` clocks
+inside a command (one table look-up per clock), whatever the writes; the next query's table
+is built while the current command is scored; all latencies are fixed.
 
 ``count`` must be at most ``t`` (slot numbers are ``addr_width + 1`` bits wide).
 """
@@ -63,7 +67,7 @@ class SerialReadPath(wiring.Component):
     -------
     store_w : In(stream.Signature(write_layout(cfg)))
         Key write beats, one coordinate each (``slot`` on every beat, the norm used with the
-        last); always ready.
+        last).
     query : In(stream.Signature(ArrayLayout(signed(u_width), 1)))
         Rotated query coordinates, ``d`` per query.
     cmd : In(stream.Signature(command_layout(cfg)))
@@ -82,9 +86,7 @@ class SerialReadPath(wiring.Component):
         ``clocks_per_query + start_latency + d - 1 + latency``.
     table_gap : int
         Clocks between the last score of a command and the first of the next when both
-        tables are built and ``score.ready`` is high: ``d + start_latency`` (``d + 2``; one
-        more if a key's word write takes the store's port in the clock the next command's
-        first word is requested).
+        tables are built and ``score.ready`` is high: ``d + start_latency = d + 2``.
     clocks_per_slot : int
         ``d``: one stored slot per ``d`` clocks inside a command.
 
@@ -137,12 +139,10 @@ class SerialReadPath(wiring.Component):
 
         m.d.comb += [
             store.idx_raddr.eq(scorer.idx_raddr),
-            store.idx_req.eq(scorer.idx_req),
-            scorer.idx_grant.eq(store.idx_grant),
+            store.idx_ren.eq(scorer.idx_ren),
             scorer.idx_rdata.eq(store.idx_rdata),
             store.norm_raddr.eq(scorer.norm_raddr),
-            store.norm_req.eq(scorer.norm_req),
-            scorer.norm_grant.eq(store.norm_grant),
+            store.norm_ren.eq(scorer.norm_ren),
             scorer.norm_rdata.eq(store.norm_rdata),
             builder.t_raddr.eq(scorer.t_raddr),
             builder.t_ren.eq(scorer.t_ren),

@@ -14,22 +14,27 @@ S0    the index (from a ``C - 1``-index shift register, or at a word start strai
       index store's output) addresses the table word ``Cat(j, i, bank)`` (registered read);
       on the key's last coordinate the slot is noted for the score
 S1    ``acc <- (first ? 0 : acc) + (E ^ n) + n`` with ``n`` = negate (one adder: the XOR is a
-      LUT level, ``n`` the carry in, the restart a LUT level after it); ``exp <- qs + norm_exp``
+      LUT level, ``n`` the carry in, the restart a LUT level after it); on the key's last
+      coordinate ``exp <- qs + norm_exp`` and the norm mantissa is kept
 S2    ``mant <- acc * norm_mant`` (the only multiplier), forced to 0 by an explicit select when
       the norm mantissa is 0 (a never-written slot, whatever its undefined index words hold)
 ====  ==========================================================================================
 
-**Index words.** While word ``w`` of a key is issued, word ``w + 1`` (or word 0 of the next
-slot) is requested from the single-ported store, which grants it within a clock; it waits in
-the store's output register until it is loaded into the shift register at its first
-coordinate. The first word of a command is requested from the clock after the command is
-taken (so every key whose last write beat came before is seen), and its first coordinate is
-issued 2 clocks after the command (3 if a word write takes the port in that clock).
+**Reads at fixed times.** Word ``w + 1`` of a key (or word 0 of the next slot) is read in the
+clock the last coordinate of word ``w`` is issued, so it arrives for its first coordinate; a
+key's norm is read one clock after its last word, when that word's first coordinate is issued,
+and kept from S1 on. The first word of a command is read in the clock after the command is
+taken (so every key whose last write beat came before is seen) and its first coordinate is
+issued one clock later (``start_latency = 2``). The index store lets a read go first (a
+word's last write beat waits), so the scorer never waits for memory: one slot per ``d``
+clocks whatever the writes, and fixed latencies.
 
-**Norms.** A key's norm is requested from the clock after its coordinate ``d - 3`` was issued
-and granted in that clock or the next (a clock with a norm write is skipped; those come once
-in ``d`` clocks), so it is there for S1 of the key's last coordinate and still there for S2
-(the next key's norm arrives at the earliest 2 clocks after that S2).
+**Whole keys.** Relative to its key, every read comes a fixed number of clocks before the
+clock a writer that started the key at the same moment would write it (``C`` for the words,
+``C - 1`` for the norm, which is written with the last word), and a write that would meet a
+read waits. Hence a key whose ``d`` beats are offered on consecutive clocks, written while a
+command reads its slot, is seen either old or new as a whole; a key written with gaps may be
+seen mixed (as with :class:`~axelram_hw.scorer.Scorer`).
 
 **Output and back-pressure.** The score register is the only output buffer: a key's last
 coordinate (or an out-of-range slot) is issued only while it is empty and no score is on its
@@ -75,13 +80,11 @@ class SerialScorer(wiring.Component):
     score : Out(stream.Signature(score_layout(cfg)))
     release : Out(1)
         One-clock pulse per command when its table may be overwritten.
-    idx_raddr, idx_req : Out
-        Index word request (see :class:`~axelram_hw.packed_store.PackedIndexStore`).
-    idx_grant : In(1)
+    idx_raddr, idx_ren : Out
+        Index word read (see :class:`~axelram_hw.packed_store.PackedIndexStore`).
     idx_rdata : In(packed_word_layout(cfg))
-    norm_raddr, norm_req : Out
-        Norm request (see :class:`~axelram_hw.packed_store.PackedIndexStore`).
-    norm_grant : In(1)
+    norm_raddr, norm_ren : Out
+        Norm read.
     norm_rdata : In(norm_layout(cfg))
     t_raddr, t_ren : Out
         Table read (see :class:`~axelram_hw.query_table_serial.SerialQueryTableBuilder`).
@@ -92,8 +95,7 @@ class SerialScorer(wiring.Component):
     latency : int
         Clocks from issuing a key's last coordinate to its ``score.valid``: 3.
     start_latency : int
-        Clocks from taking a command to issuing its first coordinate: 2 (3 if a word write
-        takes the index store's port in the clock the first word is requested).
+        Clocks from taking a command to issuing its first coordinate: 2.
 
     Raises
     ------
@@ -113,12 +115,10 @@ class SerialScorer(wiring.Component):
             "score": Out(stream.Signature(score_layout(cfg))),
             "release": Out(1),
             "idx_raddr": Out(range(words)),
-            "idx_req": Out(1),
-            "idx_grant": In(1),
+            "idx_ren": Out(1),
             "idx_rdata": In(packed_word_layout(cfg)),
             "norm_raddr": Out(range(cfg.t)),
-            "norm_req": Out(1),
-            "norm_grant": In(1),
+            "norm_ren": Out(1),
             "norm_rdata": In(norm_layout(cfg)),
             "t_raddr": Out(range(2 * cfg.d * cfg.half_levels)),
             "t_ren": Out(1),
@@ -141,12 +141,10 @@ class SerialScorer(wiring.Component):
         coord = Signal(range(d))  # coordinate of the current key being issued
         release = Signal()
 
-        # ---- index words: one requested ahead, waiting in the store's output register -------
-        req = Signal()  # a word is requested (address faddr)
-        full = Signal()  # idx_rdata holds the next word, not yet loaded
-        faddr = Signal(range(t * W), reset_less=True)
+        # ---- index words: each read in the clock before its first coordinate ---------------
+        starting = Signal()  # the clock after a command was taken: its first word is read
+        faddr = Signal(range(t * W), reset_less=True)  # the next word to read
         sr = Signal(data.ArrayLayout(unsigned(b), C - 1), reset_less=True)
-        m.d.comb += [self.idx_req.eq(req), self.idx_raddr.eq(faddr)]
 
         # ---- the score register --------------------------------------------------------------
         pend = Signal()  # a key's score is in S1 / S2
@@ -166,8 +164,8 @@ class SerialScorer(wiring.Component):
         issue = Signal()
         issue_oob = Signal()
         m.d.comb += [
-            issue.eq(busy & ~oob & (~word_start | full) & (~last_coord | out_free)),
-            issue_oob.eq(busy & oob & out_free),
+            issue.eq(busy & ~starting & ~oob & (~last_coord | out_free)),
+            issue_oob.eq(busy & ~starting & oob & out_free),
         ]
         key_done = (issue & last_coord) | issue_oob
         cmd_done = key_done & (rem == 1)
@@ -183,12 +181,14 @@ class SerialScorer(wiring.Component):
         with m.If(take):
             m.d.sync += [
                 busy.eq(~empty),
+                starting.eq(~empty),
                 slot.eq(self.cmd.p.first),
                 rem.eq(self.cmd.p.count),
                 qs.eq(self.cmd.p.qs),
                 faddr.eq(self.cmd.p.first << (W.bit_length() - 1)),
-                req.eq(~empty & (self.cmd.p.first < t)),
             ]
+        with m.If(starting):
+            m.d.sync += starting.eq(0)
         with m.If(cmd_done):
             m.d.sync += busy.eq(0)
         with m.If(issue):
@@ -196,14 +196,20 @@ class SerialScorer(wiring.Component):
         with m.If(key_done):
             m.d.sync += [slot.eq(slot + 1), rem.eq(rem - 1)]
 
-        # word fetch: granted -> full; loaded at its first coordinate -> request the next one
+        # word reads: the command's first word when starting, then with each word's last
+        # coordinate the next word (of this key, else of the next slot if it is in range)
         key_last_word = coord[log2c:] == W - 1 if W > 1 else 1
+        word_end = coord[:log2c] == C - 1
         more = ~(key_last_word & ((rem == 1) | (slot == t - 1)))
-        load = issue & word_start
-        with m.If(self.idx_grant):
-            m.d.sync += [req.eq(0), full.eq(1), faddr.eq(faddr + 1)]
-        with m.If(load):
-            m.d.sync += [full.eq(0), req.eq(more)]
+        read = Signal()
+        m.d.comb += [
+            read.eq((starting & ~oob) | (issue & word_end & more)),
+            self.idx_ren.eq(read),
+            self.idx_raddr.eq(faddr),
+        ]
+        with m.If(read):
+            m.d.sync += faddr.eq(faddr + 1)
+        with m.If(issue & word_start):  # the word read in the clock before
             for k in range(C - 1):
                 m.d.sync += sr[k].eq(self.idx_rdata[k + 1])
         with m.Elif(issue):
@@ -219,13 +225,11 @@ class SerialScorer(wiring.Component):
             self.t_ren.eq(issue),
         ]
 
-        # the norm: requested after coordinate d - 3, granted within two clocks
-        norm_req = Signal()
-        m.d.comb += [self.norm_req.eq(norm_req), self.norm_raddr.eq(slot[:cfg.addr_width])]
-        with m.If(issue & (coord == d - 3)):
-            m.d.sync += norm_req.eq(1)
-        with m.If(self.norm_grant):
-            m.d.sync += norm_req.eq(0)
+        # the norm: read with the first coordinate of the key's last word
+        m.d.comb += [
+            self.norm_raddr.eq(slot[:cfg.addr_width]),
+            self.norm_ren.eq(issue & (coord == d - C)),
+        ]
 
         # ---- S1: accumulate; the exponent ----------------------------------------------------
         s1_valid, s1_last = Signal(), Signal()
@@ -243,18 +247,19 @@ class SerialScorer(wiring.Component):
         term = (e ^ n.replicate(tw).as_signed()) + n
         with m.If(s1_valid):
             m.d.sync += acc.eq(Mux(s1_first, term, acc + term))
+        norm_mant = Signal(cfg.norm_mant, reset_less=True)
         with m.If(s1_last):
-            m.d.sync += o_exp.eq(qs + self.norm_rdata.exp)
+            m.d.sync += [o_exp.eq(qs + self.norm_rdata.exp), norm_mant.eq(self.norm_rdata.mant)]
 
         # ---- S2: the norm multiply into the score register -------------------------------
         s2_last = Signal()
         m.d.sync += s2_last.eq(s1_last)
-        zero_norm = self.norm_rdata.mant == 0
+        zero_norm = norm_mant == 0
         with m.If(issue & last_coord):
             m.d.sync += [pend.eq(1), o_slot.eq(slot), o_last.eq(rem == 1), o_oob.eq(0)]
         with m.If(s2_last):
             m.d.sync += [pend.eq(0), o_valid.eq(1),
-                         o_mant.eq(Mux(zero_norm, 0, acc * self.norm_rdata.mant))]
+                         o_mant.eq(Mux(zero_norm, 0, acc * norm_mant))]
         with m.If(issue_oob):
             m.d.sync += [o_valid.eq(1), o_slot.eq(slot), o_last.eq(rem == 1), o_oob.eq(1),
                          o_exp.eq(0), o_mant.eq(0)]
