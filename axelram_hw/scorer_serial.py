@@ -39,13 +39,13 @@ seen mixed (as with :class:`~axelram_hw.scorer.Scorer`).
 **Output and back-pressure.** The score register is the only output buffer: a key's last
 coordinate (or an out-of-range slot) is issued only while it is empty and no score is on its
 way into it, so a stalled ``score`` holds the next key at its last coordinate (its partial sum
-and prefetched word wait) and nothing is ever lost. This takes the place of the credits and
-the output FIFO of :class:`~axelram_hw.scorer.Scorer` (one credit, taken at the last
-coordinate instead of the first): with ``score.ready`` high it never stalls a key, since a
-score leaves 3 clocks after its key's last coordinate and the next key's comes ``d >= 4``
-clocks later. A key's score is valid
-``latency = 3`` clocks after its last coordinate was issued; one key per ``d`` clocks.
-Slots ``>= t`` score ``mant = 0, exp = 0, oob = 1`` without reading memory, one per 2 clocks.
+waits; the next word is read only with that coordinate) and nothing is ever lost. This takes
+the place of the credits and the output FIFO of :class:`~axelram_hw.scorer.Scorer` (one
+credit, taken at the last coordinate instead of the first): a key's score is valid
+``latency = 3`` clocks after its last coordinate was issued, and with ``score.ready`` high it
+leaves then, before the next key's last coordinate (``d >= 4`` clocks later), so no key
+stalls: one per ``d`` clocks. Slots ``>= t`` score ``mant = 0, exp = 0, oob = 1`` without
+reading memory, one per 2 clocks.
 
 Commands: ``cmd`` is accepted when the scorer is idle; ``count`` must be at most ``t``.
 ``count = 0`` gives no score; its table is released at once. Scores leave in slot order,
