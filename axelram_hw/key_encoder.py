@@ -38,7 +38,10 @@ class _Sideband(wiring.Component):
     transfer and meets ``inner``'s result at the output: ``o.payload = {data, side}``, in order.
     The FIFO holds one entry per token inside ``inner`` (at most ``inner.latency``), plus one
     because ``BufferedFIFO.w_rdy`` does not count its output register as free when it is
-    being read: depth ``inner.latency + 1`` never stalls ``inner``.
+    being read: depth ``inner.latency + 1`` is never full when ``inner`` takes a token. A
+    token's side entry is written when the token enters, at least ``inner.latency >= 2``
+    clocks (the FIFO's latency) before it leaves, so the entry is always at the head when the
+    token is offered. The handshake is therefore ``inner``'s alone.
 
     Parameters
     ----------
@@ -67,18 +70,21 @@ class _Sideband(wiring.Component):
         m.submodules.inner = inner = self._inner
         m.submodules.side = side = BufferedFIFO(width=Shape.cast(self._side_shape).width,
                                                     depth=self.depth)
+        # The side FIFO is never full when ``inner`` takes a token and never empty when ``inner``
+        # offers one (see the class docstring), so the handshake is ``inner``'s alone: with
+        # ``o.ready`` tied high, ``inner``'s enable is constant and vanishes.
         m.d.comb += [
             # Fork: both take the beat in the same cycle.
             inner.i.payload.eq(self.i.payload.data),
-            inner.i.valid.eq(self.i.valid & side.w_rdy),
+            inner.i.valid.eq(self.i.valid),
             side.w_data.eq(self.i.payload.side),
             side.w_en.eq(self.i.valid & inner.i.ready),
-            self.i.ready.eq(inner.i.ready & side.w_rdy),
+            self.i.ready.eq(inner.i.ready),
             # Join: both give the result in the same cycle.
             self.o.payload.data.eq(inner.o.payload),
             self.o.payload.side.eq(side.r_data),
-            self.o.valid.eq(inner.o.valid & side.r_rdy),
-            inner.o.ready.eq(self.o.ready & side.r_rdy),
+            self.o.valid.eq(inner.o.valid),
+            inner.o.ready.eq(self.o.ready),
             side.r_en.eq(self.o.ready & inner.o.valid),
         ]
         return m
@@ -108,19 +114,24 @@ class KeyEncoder(wiring.Component):
     a block-RAM ``u`` FIFO, one comparator set), with the same members and attributes; the
     structure and FIFO depths below are those of ``lanes > 1``.
 
-    FIFO depths (derived, not tuned):
+    Flow control (derived, not tuned): the key path has **no back-pressure**. A key enters on
+    ``key`` only with a credit, one of ``key_credits``, taken at its first beat and returned when
+    its key-FIFO entry is read (its last ``u`` beat joined): the key FIFO (``key_depth =
+    key_credits + 1``, as ``BufferedFIFO.w_rdy`` ignores an entry leaving in the same clock)
+    can never be full, so the norm and threshold pipelines run without an enable.
+    ``key_credits`` covers the keys in flight at one key per ``beats`` clocks: a key's first
+    beat to its key-FIFO entry being read is ``L_info + 2 * beats - 2`` clocks with
+    ``L_info = norm.latency + thresholds.latency + 2`` (the FIFO latency), and a returned
+    credit is usable one clock later. ``key.ready`` is a registered comparison.
 
     * ``u`` FIFO: when both streams run in lock-step at one beat per clock, a ``u`` beat waits
-      for its key's thresholds: ``L_info = norm.latency + thresholds.latency + 2`` clocks from
-      the key's last beat to the key FIFO's output, plus the ``beats - 1`` earlier beats of the
-      key. ``BufferedFIFO`` needs one entry more than it holds (its ``w_rdy`` ignores a
-      pending read of the output register): depth ``L_info + beats``, so the norm/threshold
-      latency never throttles a back-to-back stream. Its head is a fabric register
-      (``output_register``): the block RAM's slow output feeds no logic.
-    * key FIFO: in lock-step a key's entry is read ``beats + 1`` clocks after it is written
-      (2 clocks FIFO latency, ``beats - 1`` more beats), so at most two keys are held (at
-      ``lanes == d``), plus one: depth 3. When ``u`` lags, this FIFO fills and the norm
-      pipeline stalls as a whole (no bubbles), which keeps the throughput.
+      for its key's thresholds, ``L_info`` clocks plus the ``beats - 1`` earlier beats of the
+      key; and when the ``u`` beats of a key never arrive before its ``key`` beats (as in the
+      macro, where both leave one register stage together), the ``u`` beats inside are those
+      of keys holding credits: depth ``max(L_info + beats, key_credits * beats + 2)`` (the
+      ``+ 2``: the output register and ``w_rdy``'s view of the leaving head), so ``u.ready``
+      then never drops. Its head is a fabric register (``output_register``): the block RAM's
+      slow output feeds no logic.
     * side FIFOs around the ThresholdUnit and the Quantiser: ``latency + 1`` (see ``_Sideband``).
 
     The ``u`` FIFO is built as lock-step slices of at most 1024 bits (a power of two of lanes
@@ -134,6 +145,8 @@ class KeyEncoder(wiring.Component):
     ----------
     u_depth, key_depth : int
         Depths of the ``u`` FIFO and of the per-key FIFO.
+    key_credits : int
+        Keys that may be inside (first beat taken, last ``u`` beat not yet joined).
     u_slices : int
         Number of lock-step slices of the ``u`` FIFO.
     latency : int
@@ -155,8 +168,6 @@ class KeyEncoder(wiring.Component):
         If ``cfg`` is not an ``AxelramConfig``.
     """
 
-    key_depth = 3
-
     def __init__(self, cfg):
         self.cfg = check_config(self, cfg)
         if cfg.lanes == 1:
@@ -168,7 +179,11 @@ class KeyEncoder(wiring.Component):
         self._quantiser = _Sideband(Quantiser(cfg), norm_word_layout(cfg))
         info_latency = (self._norm.latency + _FIFO_LATENCY
                         + (self._thresholds.latency if self._thresholds else 0))
-        self.u_depth = info_latency + cfg.beats
+        # keys in flight at one key per `beats` clocks: first beat -> key FIFO entry popped
+        # (info_latency + 2 * beats - 2 clocks), plus the clock a returned credit takes
+        self.key_credits = -(-(info_latency + 2 * cfg.beats) // cfg.beats) + 1
+        self.key_depth = self.key_credits + 1
+        self.u_depth = max(info_latency + cfg.beats, self.key_credits * cfg.beats + 2)
         lanes_per_slice = 1 << max(0, (_U_SLICE_BITS // cfg.u_width).bit_length() - 1)
         self._slice_lanes = min(cfg.lanes, lanes_per_slice)
         self.u_slices = cfg.lanes // self._slice_lanes
@@ -188,7 +203,7 @@ class KeyEncoder(wiring.Component):
         self.latency = self._serial.latency
         self.u_depth = self._serial.u_depth
         self.u_slices = 1
-        self.key_depth = 1
+        self.key_depth = self.key_credits = 1
         super().__init__(self._serial.signature)
 
     def elaborate(self, platform):
@@ -212,8 +227,22 @@ class KeyEncoder(wiring.Component):
             m.submodules[f"u_fifo{n}" if self.u_slices > 1 else "u_fifo"] = u_fifo
             u_fifos.append(u_fifo)
 
-        # -- per key: norm, thresholds, into the key FIFO ----------------------------------------
-        wiring.connect(m, wiring.flipped(self.key), norm.i)
+        # -- key credits: a key enters only with a key-FIFO entry reserved ---------------------
+        credits = Signal(range(self.key_credits + 1), init=self.key_credits)
+        key_beat = Signal(range(cfg.beats))
+        key_start = key_beat == 0
+        m.d.comb += [
+            self.key.ready.eq(~key_start | (credits != 0)),
+            norm.i.payload.eq(self.key.payload),
+            norm.i.valid.eq(self.key.valid & self.key.ready),
+        ]
+        take_key = self.key.valid & self.key.ready
+        with m.If(take_key):
+            m.d.sync += key_beat.eq(key_beat + 1)  # beats is a power of two: wraps to 0
+        m.d.sync += credits.eq(credits - (take_key & key_start) + key_fifo.r_en)
+
+        # -- per key: norm, thresholds, into the key FIFO (never full: no back-pressure, so the
+        # norm and threshold pipelines have no enable) -------------------------------------------
         if self._thresholds is not None:
             m.submodules.thresholds = thresholds = self._thresholds
             m.d.comb += [
@@ -223,15 +252,17 @@ class KeyEncoder(wiring.Component):
                 thresholds.i.payload.side.exp.eq(norm.o.payload.exp),
                 thresholds.i.valid.eq(norm.o.valid),
                 norm.o.ready.eq(thresholds.i.ready),
+                key_fifo.w_data.eq(thresholds.o.payload),  # same layout as _key_info
+                key_fifo.w_en.eq(thresholds.o.valid),
+                thresholds.o.ready.eq(1),
             ]
-            wiring.connect(m, thresholds.o, key_fifo.w_stream)  # same layout as _key_info
         else:
             key_in = data.View(self._key_info, key_fifo.w_data)
             m.d.comb += [
                 key_in.side.mant.eq(norm.o.payload.mant),
                 key_in.side.exp.eq(norm.o.payload.exp),
                 key_fifo.w_en.eq(norm.o.valid),
-                norm.o.ready.eq(key_fifo.w_rdy),
+                norm.o.ready.eq(1),
             ]
 
         # -- per beat: join each u beat with its key's entry, pop the key on its last beat -------

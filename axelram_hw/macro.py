@@ -12,6 +12,7 @@ from .fwht import SignFlipFWHT
 from .fwht_serial import SerialFWHT
 from .key_encoder import KeyEncoder
 from .read_path import ReadPath
+from .read_path_serial import SerialReadPath
 from .sign_rom import SignRom
 
 __all__ = ["AxelramMacro", "write_layout", "query_layout"]
@@ -113,7 +114,7 @@ class AxelramMacro(wiring.Component):
         # lanes = 1: the coordinate-serial blocks (same members and contracts)
         self._fwht = SerialFWHT(cfg) if cfg.lanes == 1 else SignFlipFWHT(cfg)
         self._encoder = KeyEncoder(cfg)
-        self._read = ReadPath(cfg)
+        self._read = SerialReadPath(cfg) if cfg.lanes == 1 else ReadPath(cfg)
         # The FWHT runs beside the encoder's norm unit (and is shorter); the rotated beats wait
         # in the encoder's FIFO. Stage 1, the encoder, then the beats of one key in and out.
         self.write_latency = 1 + self._encoder.latency + 2 * (cfg.beats - 1)
@@ -191,8 +192,14 @@ class AxelramMacro(wiring.Component):
         ok_kind = ~need_kind | kind_fifo.w_rdy
         ok_slot = ~(need_kind & ~s1_query) | slot_fifo.w_rdy
         ok_cmd = ~(need_kind & s1_query) | cmd_fifo.w_rdy
+        # A query enters the FWHT only when the read path will take all its beats as they come
+        # out: it takes queries now (query.ready) and none is on its way (``query.ready`` can
+        # then only drop by receiving one).
+        q_flight = Signal(range(2))
+        ok_query = ~(need_kind & s1_query) | ((q_flight == 0) & read.query.ready)
         take = Signal()
-        m.d.comb += take.eq(s1_valid & ok_fwht & ok_key & ok_kind & ok_slot & ok_cmd)
+        m.d.comb += take.eq(s1_valid & ok_fwht & ok_key & ok_kind & ok_slot & ok_cmd
+                            & ok_query)
         s1_en = ~s1_valid | take
         accept = s1_en & in_valid
 
@@ -237,30 +244,39 @@ class AxelramMacro(wiring.Component):
             m.d.sync += key_seq.eq(key_seq + 1)
 
         # -- after the FWHT: rotated keys to the encoder, rotated queries to the read path ----
+        # Every beat leaving the FWHT is taken: its kind was queued two or more clocks before
+        # (the FWHT's latency); a key beat has room in the encoder's u FIFO (the encoder's key
+        # credits bound the keys inside); a query has the read path waiting (ok_query). So for
+        # lanes > 1, where the FWHT is one wide pipeline, its output is never stalled and it
+        # needs no enable. The serial blocks (lanes = 1) keep the back-pressure.
         out_beat = Signal(range(cfg.beats))
+        out_last = out_beat == cfg.beats - 1
         is_query = kind_fifo.r_data[0]
-        fwht_to_key = fwht.o.valid & kind_fifo.r_rdy & ~is_query
-        fwht_to_query = fwht.o.valid & kind_fifo.r_rdy & is_query
         m.d.comb += [
-            encoder.u.valid.eq(fwht_to_key),
+            encoder.u.valid.eq(fwht.o.valid & ~is_query),
             encoder.u.payload.eq(fwht.o.payload),
-            read.query.valid.eq(fwht_to_query),
+            read.query.valid.eq(fwht.o.valid & is_query),
             read.query.payload.eq(fwht.o.payload),
-            fwht.o.ready.eq(kind_fifo.r_rdy & Mux(is_query, read.query.ready, encoder.u.ready)),
+            fwht.o.ready.eq(1 if cfg.lanes > 1
+                            else Mux(is_query, read.query.ready, encoder.u.ready)),
         ]
         with m.If(fwht.o.valid & fwht.o.ready):
-            m.d.sync += out_beat.eq(Mux(out_beat == cfg.beats - 1, 0, out_beat + 1))
-            m.d.comb += kind_fifo.r_en.eq(out_beat == cfg.beats - 1)
+            m.d.sync += out_beat.eq(Mux(out_last, 0, out_beat + 1))
+            m.d.comb += kind_fifo.r_en.eq(out_last)
+        q_in = take & s1_first & s1_query
+        q_out = fwht.o.valid & fwht.o.ready & is_query & out_last
+        m.d.sync += q_flight.eq(q_flight + q_in - q_out)
 
         # -- encoded keys into the index store -------------------------------------------------
         store_beat = Signal(range(cfg.beats))
+        # (a key's slot was queued when its first beat entered the FWHT, long before)
         m.d.comb += [
-            read.store_w.valid.eq(encoder.o.valid & slot_fifo.r_rdy),
+            read.store_w.valid.eq(encoder.o.valid),
             read.store_w.payload.slot.eq(slot_fifo.r_data),
             read.store_w.payload.idx.eq(encoder.o.payload.idx),
             read.store_w.payload.mant.eq(encoder.o.payload.mant),
             read.store_w.payload.exp.eq(encoder.o.payload.exp),
-            encoder.o.ready.eq(read.store_w.ready & slot_fifo.r_rdy),
+            encoder.o.ready.eq(read.store_w.ready),
         ]
         with m.If(read.store_w.valid & read.store_w.ready):
             m.d.sync += store_beat.eq(Mux(store_beat == cfg.beats - 1, 0, store_beat + 1))

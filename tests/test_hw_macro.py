@@ -184,6 +184,8 @@ CONFIGS = [
     dict(d=32, b=2, t=16, lanes=1),
     dict(d=128, b=3, t=16),
     dict(d=128, b=3, t=16, lanes=16, layers=2),
+    dict(d=128, b=3, t=16, lanes=1, layers=2),
+    dict(d=4, b=3, t=8, lanes=1),
 ]
 
 
@@ -202,8 +204,8 @@ def test_interleaved_traffic_bit_exact(params):
           stamps["query"])
 
 
-@pytest.mark.parametrize("params", [dict(d=16, b=3, t=64), dict(d=16, b=3, t=64, lanes=4)],
-                         ids=cfg_id)
+@pytest.mark.parametrize("params", [dict(d=16, b=3, t=64), dict(d=16, b=3, t=64, lanes=4),
+                                    dict(d=16, b=3, t=64, lanes=1)], ids=cfg_id)
 def test_fill_all_slots_then_score_all(params):
     """Write every slot (some twice), then score all of them (and a few beyond t)."""
     cfg = AxelramConfig(**params)
@@ -292,14 +294,25 @@ def test_reset_mid_traffic():
     phase = {"n": 0}
     got, moved = [], {"write": 0, "query": 0, "score": 0}
 
+    stopped = set()
+
     def noisy(stream, payloads, name, out=False):
-        """Phase 1 only: offer or take beats at random; stop dead when the phase ends."""
+        """Phase 1: offer or take beats at random; after it, the write stream goes on until it
+        is in the middle of a key (so that the reset cuts one in two), the others until the
+        write stream has stopped; then each stops dead."""
         async def testbench(ctx):
             while phase["n"] != 1:
                 await ctx.tick()
             prng, items = random.Random(name), iter(payloads)
             item = next(items, None)
-            while phase["n"] == 1:
+            def going():
+                if phase["n"] == 1:
+                    return True
+                if name == "write":
+                    return item is not None and moved[name] % cfg.beats == 0
+                return "write" not in stopped
+
+            while going():
                 if out:
                     ctx.set(stream.ready, prng.random() < 0.6)
                 elif item is not None and not ctx.get(stream.valid) and prng.random() < 0.7:
@@ -312,6 +325,7 @@ def test_reset_mid_traffic():
                         item = next(items, None)
                         ctx.set(stream.valid, 0)
             ctx.set(stream.ready if out else stream.valid, 0)
+            stopped.add(name)
         return testbench
 
     async def control(ctx):
@@ -320,7 +334,8 @@ def test_reset_mid_traffic():
         phase["n"] = 1
         await ctx.tick().repeat(45)
         phase["n"] = 2
-        await ctx.tick().repeat(2)
+        while len(stopped) < 3:
+            await ctx.tick()
         ctx.set(cd.rst, 1)
         for _ in range(2):
             await ctx.tick()
@@ -365,7 +380,8 @@ def test_rejects_bad_signs():
 
 
 @pytest.mark.parametrize("params", [dict(d=128, b=3, t=64), dict(d=128, b=3, t=64, lanes=16),
-                                    dict(d=16, b=3, t=32, lanes=4)], ids=cfg_id)
+                                    dict(d=16, b=3, t=32, lanes=4),
+                                    dict(d=128, b=3, t=16, lanes=1)], ids=cfg_id)
 def test_throughput(params):
     """Streams always valid/ready: t keys in t*beats clocks, one score per `beats` clocks,
     and the documented query latency, gap between queries and write latency."""
