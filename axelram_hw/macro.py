@@ -1,6 +1,6 @@
 """The top-level AXELRAM macro: write keys, score queries, never dequantise."""
 
-from amaranth import Cat, Module, Mux, Signal, signed, unsigned
+from amaranth import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -54,7 +54,9 @@ class AxelramMacro(wiring.Component):
       are taken from the first beat of each vector. ``layer`` must be below ``cfg.layers``
       (a larger value reads an unspecified sign pattern).
     * Writes and queries share one sign-flip + FWHT unit; between vectors it alternates between
-      the two streams when both are waiting, so neither starves.
+      the two streams when both are waiting, so neither starves. A query enters only when the
+      read path can take it (it holds one query being loaded), so a query waiting for its table
+      does not hold up the keys behind it.
     * Ordering: a query is scored only after every key accepted before the query's first beat
       has been committed to the index store, so it sees all earlier writes (and possibly some
       later ones, to any slot, that reach the store before the slot is read). Queries are scored
@@ -68,16 +70,31 @@ class AxelramMacro(wiring.Component):
       all accepted but which had not reached the index store (``write_latency`` clocks); the
       index store keeps its contents, so a slot being written at the reset must be rewritten.
 
+    Structure
+    ---------
+    * ``lanes = d``: a vector is one beat and enters the FWHT straight from its input port (the
+      sign ROM is read asynchronously: LUTs); the stream multiplexer, the sign XOR and the
+      FWHT's sign-flip adder are the first register stage.
+    * ``lanes < d``: one input register stage while the sign ROM (block RAM) is read.
+    * ``lanes = 1``: the coordinate-serial blocks (:class:`~axelram_hw.fwht_serial.SerialFWHT`,
+      the serial :class:`~axelram_hw.key_encoder.KeyEncoder`,
+      :class:`~axelram_hw.read_path_serial.SerialReadPath` with its single-ported, SPRAM-mapped
+      index store), same interface and contract.
+    * Flow control: a beat enters only when every block it goes to has room for it (the
+      encoder's key credits, the read path taking queries, the side FIFOs), so for
+      ``lanes > 1`` the FWHT, the norm and threshold pipelines and the encoder's output are
+      never stalled and have no clock enable; back-pressure from ``score`` stops at the scorer
+      (credits) and the table builder.
+
     Timing (pinned by ``tests/test_hw_macro.py::test_throughput``)
     ----------------------------------------------------------------
     * Write: one beat per clock, so one key per ``beats`` clocks (one per clock at ``P = d``),
       with no bubbles while the write stream alone is active.
     * Score: one slot per ``beats`` clocks inside a query (slots at or beyond ``t`` are faster).
-    * ``query_latency``: first query beat to its first score with the macro idle (169 clocks at
-      d=128, b=3, P=128).
-    * Between the last score of one query and the first of the next: ``beats + 1`` clocks when
-      folded (the next table is built meanwhile); ``d + table_shift_width + 7`` when fully
-      parallel (single table buffer; 140 at d=128, b=3).
+    * ``query_latency``: first query beat to its first score with the macro idle.
+    * ``table_gap``: between the last score of one query and the first of the next when both
+      are waiting: ``beats + 1`` clocks when folded (the next table is built meanwhile), about
+      ``d`` when fully parallel (single table buffer) or serial (one table entry per clock).
 
     Parameters
     ----------
@@ -91,8 +108,10 @@ class AxelramMacro(wiring.Component):
     query_latency, table_gap : int
         See *Timing*.
     write_latency : int
-        Clocks from a key's first beat to its last row beat entering the index store (53 at
-        d=128, b=3, P=128); queries see every key whose first beat came before theirs.
+        Clocks from a key's first beat to its last row beat entering the index store; queries
+        see every key whose first beat came before theirs.
+    kind_depth, slot_depth, cmd_depth : int
+        Depths of the side-information FIFOs (derived from the latencies).
 
     Members
     -------
@@ -116,9 +135,11 @@ class AxelramMacro(wiring.Component):
         self._encoder = KeyEncoder(cfg)
         self._read = SerialReadPath(cfg) if cfg.lanes == 1 else ReadPath(cfg)
         # The FWHT runs beside the encoder's norm unit (and is shorter); the rotated beats wait
-        # in the encoder's FIFO. Stage 1, the encoder, then the beats of one key in and out.
-        self.write_latency = 1 + self._encoder.latency + 2 * (cfg.beats - 1)
-        self.query_latency = 1 + self._fwht.latency + self._read.query_latency
+        # in the encoder's FIFO. Stage 1 (folded only), the encoder, then the beats of one key
+        # in and out.
+        stage1 = 0 if cfg.beats == 1 else 1
+        self.write_latency = stage1 + self._encoder.latency + 2 * (cfg.beats - 1)
+        self.query_latency = stage1 + self._fwht.latency + self._read.query_latency
         self.table_gap = self._read.table_gap
         # Side-information FIFO depths, from the vectors that can be between stage 1 and the
         # FIFO's reader at full rate (fewer only throttle the input, they cannot deadlock):
@@ -141,7 +162,6 @@ class AxelramMacro(wiring.Component):
         m.submodules.encoder = encoder = self._encoder
         m.submodules.read_path = read = self._read
         m.submodules.sign_rom = rom = SignRom(cfg, self.signs)
-        rom_rd = rom.read_port()
 
         # Per-vector side information, in vector order (the FWHT and the encoder are in order).
         m.submodules.kind_fifo = kind_fifo = BufferedFIFO(width=1, depth=self.kind_depth)
@@ -153,94 +173,38 @@ class AxelramMacro(wiring.Component):
         m.submodules.cmd_fifo = cmd_fifo = BufferedFIFO(width=cmd_layout.size,
                                                        depth=self.cmd_depth)
 
-        # -- arbiter: choose a stream per vector ----------------------------------------------
-        in_beat = Signal(range(cfg.beats))
-        owner_q = Signal()        # the stream that owns the current vector (1 = query)
-        last_q = Signal()         # who had the previous vector (round robin)
-        at_start = in_beat == 0
-        pick_q = Signal()
-        with m.If(at_start):
-            m.d.comb += pick_q.eq(Mux(self.write.valid & self.query.valid, ~last_q,
-                                      self.query.valid))
-        with m.Else():
-            m.d.comb += pick_q.eq(owner_q)
-        in_valid = Mux(pick_q, self.query.valid, self.write.valid)
-        # The layer is taken from a vector's first beat and held for its other beats.
-        held_layer = Signal(cfg.layer_width)
-        vec_layer = Signal(cfg.layer_width)
-        m.d.comb += vec_layer.eq(Mux(at_start, Mux(pick_q, self.query.payload.layer,
-                                                   self.write.payload.layer), held_layer))
-
-        # -- stage 1: one register stage, sign ROM read in parallel ---------------------------
-        s1_valid = Signal()
-        s1_query = Signal()
-        s1_first = Signal()
-        s1_last = Signal()
-        s1_data = Signal(data.ArrayLayout(signed(cfg.in_width), cfg.lanes))
-        s1_slot = Signal(cfg.addr_width)
-        s1_first_slot = Signal(cfg.addr_width)
-        s1_count = Signal(cfg.count_width)
-
-        key_seq = Signal(_SEQ_WIDTH)      # keys accepted so far (first beats through stage 1)
+        key_seq = Signal(_SEQ_WIDTH)      # keys accepted so far (first beats into the FWHT)
         commit_seq = Signal(_SEQ_WIDTH)   # keys committed to the index store
-
-        # Who has to take the stage-1 beat, and can they?
-        need_key = s1_valid & ~s1_query
-        need_kind = s1_valid & s1_first
-        ok_fwht = fwht.i.ready
-        ok_key = ~need_key | encoder.key.ready
-        ok_kind = ~need_kind | kind_fifo.w_rdy
-        ok_slot = ~(need_kind & ~s1_query) | slot_fifo.w_rdy
-        ok_cmd = ~(need_kind & s1_query) | cmd_fifo.w_rdy
         # A query enters the FWHT only when the read path will take all its beats as they come
         # out: it takes queries now (query.ready) and none is on its way (``query.ready`` can
         # then only drop by receiving one).
         q_flight = Signal(range(2))
-        ok_query = ~(need_kind & s1_query) | ((q_flight == 0) & read.query.ready)
-        take = Signal()
-        m.d.comb += take.eq(s1_valid & ok_fwht & ok_key & ok_kind & ok_slot & ok_cmd
-                            & ok_query)
-        s1_en = ~s1_valid | take
-        accept = s1_en & in_valid
+        # what a vector's first beat needs to enter (later beats need only the FWHT and, for a
+        # key, the encoder)
+        room = {
+            "key": encoder.key.ready & slot_fifo.w_rdy & kind_fifo.w_rdy,
+            "query": (q_flight == 0) & read.query.ready & cmd_fifo.w_rdy & kind_fifo.w_rdy,
+        }
+        if cfg.beats == 1:
+            enter = self._input_direct(m, rom, room)
+        else:
+            enter = self._input_staged(m, rom, room)
 
+        # Fan the entering beat out; each destination sees it exactly once.
         m.d.comb += [
-            self.write.ready.eq(s1_en & ~pick_q),
-            self.query.ready.eq(s1_en & pick_q),
-            rom_rd.en.eq(s1_en),
-            rom_rd.addr.eq(Cat(in_beat, vec_layer)[:len(rom_rd.addr)]),
+            fwht.i.valid.eq(enter.valid),
+            fwht.i.payload.data.eq(enter.data),
+            fwht.i.payload.neg.eq(enter.neg),
+            encoder.key.valid.eq(enter.valid & ~enter.query),
+            encoder.key.payload.eq(enter.key),
+            kind_fifo.w_en.eq(enter.valid & enter.first),
+            kind_fifo.w_data.eq(enter.query),
+            slot_fifo.w_en.eq(enter.valid & enter.first & ~enter.query),
+            slot_fifo.w_data.eq(enter.slot),
+            cmd_fifo.w_en.eq(enter.valid & enter.first & enter.query),
+            cmd_fifo.w_data.eq(Cat(enter.first_slot, enter.count, key_seq)),
         ]
-        with m.If(s1_en):
-            m.d.sync += s1_valid.eq(in_valid)
-        with m.If(accept):
-            m.d.sync += [
-                s1_query.eq(pick_q),
-                s1_first.eq(at_start),
-                s1_last.eq(in_beat == cfg.beats - 1),
-                s1_data.eq(Mux(pick_q, self.query.payload.query, self.write.payload.key)),
-                s1_slot.eq(self.write.payload.slot),
-                s1_first_slot.eq(self.query.payload.first),
-                s1_count.eq(self.query.payload.count),
-                owner_q.eq(pick_q),
-                in_beat.eq(Mux(in_beat == cfg.beats - 1, 0, in_beat + 1)),
-            ]
-            with m.If(at_start):
-                m.d.sync += [last_q.eq(pick_q), held_layer.eq(vec_layer)]
-
-        # Fan the stage-1 beat out; each destination sees it exactly once (when `take`).
-        m.d.comb += [
-            fwht.i.valid.eq(take),
-            fwht.i.payload.data.eq(s1_data),
-            fwht.i.payload.neg.eq(rom_rd.data),
-            encoder.key.valid.eq(take & ~s1_query),
-            encoder.key.payload.eq(s1_data),
-            kind_fifo.w_en.eq(take & s1_first),
-            kind_fifo.w_data.eq(s1_query),
-            slot_fifo.w_en.eq(take & s1_first & ~s1_query),
-            slot_fifo.w_data.eq(s1_slot),
-            cmd_fifo.w_en.eq(take & s1_first & s1_query),
-            cmd_fifo.w_data.eq(Cat(s1_first_slot, s1_count, key_seq)),
-        ]
-        with m.If(take & s1_first & ~s1_query):
+        with m.If(enter.valid & enter.first & ~enter.query):
             m.d.sync += key_seq.eq(key_seq + 1)
 
         # -- after the FWHT: rotated keys to the encoder, rotated queries to the read path ----
@@ -263,7 +227,7 @@ class AxelramMacro(wiring.Component):
         with m.If(fwht.o.valid & fwht.o.ready):
             m.d.sync += out_beat.eq(Mux(out_last, 0, out_beat + 1))
             m.d.comb += kind_fifo.r_en.eq(out_last)
-        q_in = take & s1_first & s1_query
+        q_in = enter.valid & enter.first & enter.query
         q_out = fwht.o.valid & fwht.o.ready & is_query & out_last
         m.d.sync += q_flight.eq(q_flight + q_in - q_out)
 
@@ -299,3 +263,109 @@ class AxelramMacro(wiring.Component):
 
         wiring.connect(m, read.score, wiring.flipped(self.score))
         return m
+
+    def _entering(self):
+        """The beat entering the FWHT (and, for a key, the encoder) this clock."""
+        cfg = self.cfg
+        return Signal(data.StructLayout({
+            "valid": 1, "query": 1, "first": 1,
+            "data": data.ArrayLayout(signed(cfg.in_width), cfg.lanes),
+            "neg": unsigned(cfg.lanes),
+            "key": data.ArrayLayout(signed(cfg.in_width), cfg.lanes),
+            "slot": unsigned(cfg.addr_width),
+            "first_slot": unsigned(cfg.addr_width),
+            "count": unsigned(cfg.count_width),
+        }), name="enter")
+
+    def _pick(self, m, at_start, owner_q):
+        """Round-robin choice of the stream for a vector (held for its other beats)."""
+        last_q = Signal()  # who had the previous vector
+        pick_q = Signal()
+        with m.If(at_start):
+            m.d.comb += pick_q.eq(Mux(self.write.valid & self.query.valid, ~last_q,
+                                      self.query.valid))
+        with m.Else():
+            m.d.comb += pick_q.eq(owner_q)
+        return pick_q, last_q
+
+    def _input_direct(self, m, rom, room):
+        """``lanes = d``: a vector is one beat; it enters the FWHT from the input ports.
+
+        The sign ROM is read asynchronously (``layers`` words of ``d`` bits: LUTs, a constant
+        for one layer), so the stream multiplexer, the sign XOR and the FWHT's sign-flip adder
+        form the first register stage (the FWHT's own): no input register, and the multiplexer
+        and the XOR share one LUT per bit. A key goes to the encoder straight from ``write``.
+        """
+        pick_q, last_q = self._pick(m, Const(1), Const(0))
+        rom_rd = rom.read_port(domain="comb")
+        ok_w = self._fwht.i.ready & room["key"]
+        ok_q = self._fwht.i.ready & room["query"]
+        enter = self._entering()
+        m.d.comb += [
+            self.write.ready.eq(~pick_q & ok_w),
+            self.query.ready.eq(pick_q & ok_q),
+            rom_rd.addr.eq(Mux(pick_q, self.query.payload.layer, self.write.payload.layer)),
+            enter.valid.eq(Mux(pick_q, self.query.valid & ok_q, self.write.valid & ok_w)),
+            enter.query.eq(pick_q),
+            enter.first.eq(1),
+            enter.data.eq(Mux(pick_q, self.query.payload.query, self.write.payload.key)),
+            enter.neg.eq(rom_rd.data),
+            enter.key.eq(self.write.payload.key),
+            enter.slot.eq(self.write.payload.slot),
+            enter.first_slot.eq(self.query.payload.first),
+            enter.count.eq(self.query.payload.count),
+        ]
+        with m.If(enter.valid):
+            m.d.sync += last_q.eq(pick_q)
+        return enter
+
+    def _input_staged(self, m, rom, room):
+        """``lanes < d``: one register stage (stage 1) while the sign ROM (block RAM) is read
+        for the beat; the beat then enters when every destination has room."""
+        cfg = self.cfg
+        in_beat = Signal(range(cfg.beats))
+        owner_q = Signal()  # the stream that owns the current vector (1 = query)
+        at_start = in_beat == 0
+        pick_q, last_q = self._pick(m, at_start, owner_q)
+        in_valid = Mux(pick_q, self.query.valid, self.write.valid)
+        # The layer is taken from a vector's first beat and held for its other beats.
+        held_layer = Signal(cfg.layer_width)
+        vec_layer = Signal(cfg.layer_width)
+        m.d.comb += vec_layer.eq(Mux(at_start, Mux(pick_q, self.query.payload.layer,
+                                                   self.write.payload.layer), held_layer))
+        rom_rd = rom.read_port()
+
+        s1 = self._entering()  # valid: stage 1 holds a beat
+        need = Mux(s1.first, Mux(s1.query, room["query"], room["key"]),
+                   s1.query | self._encoder.key.ready)
+        take = Signal()
+        m.d.comb += take.eq(s1.valid & self._fwht.i.ready & need)
+        s1_en = ~s1.valid | take
+        accept = s1_en & in_valid
+        m.d.comb += [
+            self.write.ready.eq(s1_en & ~pick_q),
+            self.query.ready.eq(s1_en & pick_q),
+            rom_rd.en.eq(s1_en),
+            rom_rd.addr.eq(Cat(in_beat, vec_layer)[:len(rom_rd.addr)]),
+        ]
+        with m.If(s1_en):
+            m.d.sync += s1.valid.eq(in_valid)
+        with m.If(accept):
+            data_in = Mux(pick_q, self.query.payload.query, self.write.payload.key)
+            m.d.sync += [
+                s1.query.eq(pick_q),
+                s1.first.eq(at_start),
+                s1.data.eq(data_in),
+                s1.key.eq(data_in),
+                s1.slot.eq(self.write.payload.slot),
+                s1.first_slot.eq(self.query.payload.first),
+                s1.count.eq(self.query.payload.count),
+                owner_q.eq(pick_q),
+                in_beat.eq(Mux(in_beat == cfg.beats - 1, 0, in_beat + 1)),
+            ]
+            with m.If(at_start):
+                m.d.sync += [last_q.eq(pick_q), held_layer.eq(vec_layer)]
+
+        enter = self._entering()
+        m.d.comb += [enter.eq(s1), enter.valid.eq(take), enter.neg.eq(rom_rd.data)]
+        return enter
