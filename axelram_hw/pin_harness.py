@@ -17,9 +17,9 @@ class PinHarness(wiring.Component):
     and observed, so that synthesis removes nothing and place and route sees the macro as it
     would sit inside a larger design:
 
-    * one shift register, as long as the wider of the write and query payloads, shifts in
-      ``sdi`` every clock; the write payload is its low end, the query payload its high end (they
-      overlap);
+    * one shift register, as long as the write and query payloads together, shifts in ``sdi``
+      every clock; the write payload is its low end, the query payload the rest (separate bits,
+      so that nothing in the macro sees two inputs as one and simplifies);
     * ``write_valid``, ``query_valid`` and ``score_ready`` come from pins;
     * ``sdo`` is a register holding the XOR of the score payload, ``score.valid``,
       ``write.ready`` and ``query.ready``.
@@ -51,7 +51,7 @@ class PinHarness(wiring.Component):
         m.submodules.macro = macro = self.macro
         write = macro.write.payload.as_value()
         query = macro.query.payload.as_value()
-        chain = Signal(max(len(write), len(query)), name="chain")
+        chain = Signal(len(write) + len(query), name="chain")
         m.d.sync += chain.eq(Cat(self.sdi, chain[:-1]))
         inputs = [Signal(name=n) for n in ("write_valid_r", "query_valid_r", "score_ready_r")]
         m.d.sync += [reg.eq(pin) for reg, pin in
@@ -59,7 +59,7 @@ class PinHarness(wiring.Component):
                          strict=True)]
         m.d.comb += [
             macro.write.payload.eq(chain[:len(write)]),
-            macro.query.payload.eq(chain[len(chain) - len(query):]),
+            macro.query.payload.eq(chain[len(write):]),
             macro.write.valid.eq(inputs[0]),
             macro.query.valid.eq(inputs[1]),
             macro.score.ready.eq(inputs[2]),
