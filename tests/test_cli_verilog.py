@@ -114,3 +114,24 @@ def test_bad_parameters_write_nothing(tmp_path, capsys, args, message):
     err = capsys.readouterr().err
     assert "axelram verilog: error:" in err and message in err, err
     assert not out.exists() or not os.listdir(out)
+
+
+def test_lanes1_index_store_has_no_initialiser(tmp_path):
+    """The SPRAM-mapped index memory of the lanes = 1 macro carries no initialiser (Yosys
+    would not map it to SPRAM otherwise); the other memories keep theirs (the norms must
+    start at zero)."""
+    assert main(["verilog", "--d", "16", "--b", "3", "--t", "32", "--lanes", "1",
+                 "--out-dir", str(tmp_path)]) == 0
+    text = (tmp_path / "axelram_d16_b3_t32_p1.v").read_text()
+    (decl,) = re.findall(r"reg \[\d+:0\] idx_noinit \[\d+:0\];\n(.*)\n", text)
+    assert "initial" not in decl and "idx_noinit[0] =" not in text
+    assert re.search(r"reg \[\d+:0\] \w*norm\w* \[31:0\];\n *initial begin", text)
+
+
+def test_drop_noinit_initialisers_only_touches_noinit_memories():
+    from axelram_hw.commands.verilog import drop_noinit_initialisers
+    text = ("  reg [7:0] a_noinit [1:0];\n  initial begin\n    a_noinit[0] = 8'h00;\n"
+            "    a_noinit[1] = 8'h00;\n  end\n  reg [7:0] b [1:0];\n  initial begin\n"
+            "    b[0] = 8'h01;\n    b[1] = 8'h00;\n  end\n")
+    assert drop_noinit_initialisers(text) == ("  reg [7:0] a_noinit [1:0];\n"
+                                              + text[text.index("  reg [7:0] b"):])

@@ -1,7 +1,8 @@
 """cocotb regression of the generated AXELRAM macro against the golden model.
 
-Small configurations on Icarus, the d=128 b=3 macro (fully parallel and folded to 16 lanes, at a
-small T: T does not change the datapath) on Verilator; bigger sweeps are marked slow. One
+Small configurations on Icarus, the d=128 b=3 macro (fully parallel, folded to 16 lanes and
+coordinate-serial, at a small T: T does not change the datapath) on Verilator; bigger sweeps,
+among them the iCE40-sized lanes = 1, T = 1024 macro, are marked slow. One
 simulator run per configuration under build/sim/<config>/<simulator>/.
 
 ``make sim D=.. B=.. SIM=icarus|verilator [WAVES=1] [K=filter]`` sets AXELRAM_D / AXELRAM_B /
@@ -28,6 +29,8 @@ DEFAULT = [
     macro("macro_d16_b1_p16_t12", "icarus", d=16, b=1, t=12),
     macro("macro_d128_b3_t64_l2", "verilator", d=128, b=3, t=64, layers=2),
     macro("macro_d128_b3_p16_t64_l2", "verilator", d=128, b=3, t=64, lanes=16, layers=2),
+    macro("macro_d16_b3_p1_t32_l2", "icarus", d=16, b=3, t=32, lanes=1, layers=2),
+    macro("macro_d128_b3_p1_t64_l2", "verilator", d=128, b=3, t=64, lanes=1, layers=2),
 ]
 
 SLOW = [
@@ -37,6 +40,7 @@ SLOW = [
     macro("macro_d128_b1_t64", "verilator", d=128, b=1, t=64),
     macro("macro_d128_b3_p4_t32_w12", "verilator", d=128, b=3, t=32, lanes=4, in_width=12),
     macro("macro_d32_b3_t16_l2_icarus_wide", "icarus", d=32, b=3, t=16, layers=2),
+    macro("macro_d128_b3_p1_t1024", "verilator", d=128, b=3, t=1024, lanes=1),
 ]
 
 

@@ -50,7 +50,9 @@ def test_blocks_folded(tmp_path, block):
     dict(d=8, b=2, t=64),                                   # fully parallel, beats = 1
     dict(d=16, b=1, t=32, lanes=2),                         # b = 1: no magnitude comparators
     dict(d=16, b=3, t=64, lanes=4, antisymmetric=False),    # --full-comparators
-], ids=["d8_b2", "d16_b1_p2", "d16_b3_p4_full"])
+    dict(d=16, b=3, t=64, lanes=1, layers=2),               # coordinate-serial blocks
+    dict(d=128, b=3, t=1024, lanes=1),                      # the iCE40-sized macro
+], ids=["d8_b2", "d16_b1_p2", "d16_b3_p4_full", "d16_b3_p1", "d128_b3_t1024_p1"])
 def test_macro_small(tmp_path, kw):
     lint_generated(tmp_path, "macro", **kw)
 

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 
 BLOCKS = ("macro", "fwht", "norm", "quantiser", "key_encoder", "read_path")
 
@@ -108,6 +109,21 @@ def build_block(cfg, signs, block):
     return ReadPath(cfg)
 
 
+_NOINIT = re.compile(r"^( *reg \[\d+:0\] (\w+_noinit) \[\d+:0\];\n) *initial begin\n"
+                     r"(?: *\2\[\d+\] = \d+'h[0-9a-f]+;\n)+ *end\n", re.M)
+
+
+def drop_noinit_initialisers(text):
+    """Remove the ``initial`` block of every memory named ``*_noinit``.
+
+    Amaranth gives every memory an initialiser (zeros by default), and Yosys maps no initialised
+    memory to iCE40 SPRAM (whose contents are undefined at power-up). The designs name a memory
+    ``*_noinit`` only where nothing depends on its initial contents (the lanes = 1 index store:
+    a never-written slot has norm 0 in a separate, initialised memory and scores 0).
+    """
+    return _NOINIT.sub(r"\1", text)
+
+
 def generate(cfg, signs, block="macro", name=None):
     """Elaborate and convert: returns (name, verilog text, description dict)."""
     from amaranth.back import verilog
@@ -116,7 +132,7 @@ def generate(cfg, signs, block="macro", name=None):
 
     name = name or default_name(cfg, block)
     top = build_block(cfg, signs, block)
-    text = verilog.convert(top, name=name, emit_src=False)
+    text = drop_noinit_initialisers(verilog.convert(top, name=name, emit_src=False))
     timing = {}
     for attr in ("latency", "query_latency", "write_latency", "table_gap",
                  "clocks_per_query"):
