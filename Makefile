@@ -2,8 +2,10 @@
 # both set everything up on first use (tools/bootstrap.sh: apt packages, .venv, YoWASP caches).
 #
 # Variables (passed on only when set): D (head dim, default 128), B (bits, default 3), T, LANES,
-# LAYERS, SIGNS, BLOCK; for `make sim`: SIM (icarus|verilator), WAVES, K (pytest -k filter);
-# ARGS: extra pytest arguments for `make test` / `make sim`.
+# LAYERS, SIGNS, BLOCK and the number formats IN_WIDTH NORM_MANT SQRT_MANT THR_FRAC CENT_FRAC
+# TABLE_WIDTH, FULL_COMPARATORS=1; for `make sim`: SIM (icarus|verilator), WAVES, K (pytest -k
+# filter); for `make pnr`: ONLY (ecp5|ice40); ARGS: extra pytest arguments for `make test` /
+# `make sim`.
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -28,24 +30,30 @@ export ECPPACK := yowasp-ecppack
 # Optional options: `$(call opt,--t,T)` gives `--t <T>` only when T is set.
 opt = $(if $($(2)),$(1) $($(2)))
 GEN_OPTS = --d $(or $(D),128) --b $(or $(B),3) $(call opt,--t,T) $(call opt,--lanes,LANES) \
-           $(call opt,--layers,LAYERS) $(call opt,--signs,SIGNS) $(call opt,--block,BLOCK)
+           $(call opt,--layers,LAYERS) $(call opt,--signs,SIGNS) $(call opt,--block,BLOCK) \
+           $(call opt,--in-width,IN_WIDTH) $(call opt,--norm-mant,NORM_MANT) \
+           $(call opt,--sqrt-mant,SQRT_MANT) $(call opt,--thr-frac,THR_FRAC) \
+           $(call opt,--cent-frac,CENT_FRAC) $(call opt,--table-width,TABLE_WIDTH) \
+           $(if $(FULL_COMPARATORS),--full-comparators)
 SIM_ENV = $(if $(D),AXELRAM_D=$(D)) $(if $(B),AXELRAM_B=$(B)) $(if $(SIM),AXELRAM_SIM=$(SIM)) \
           $(if $(WAVES),WAVES=$(WAVES))
 TEST_MARKERS := not slow and not board and not eval
 
 .PHONY: help venv verilog test sim lint bench clean distclean kv-dump calibrate eval quality \
-        resources
+        resources pnr
 
 help:  ## list the targets
 	@echo "axelram-hw targets (first use sets everything up):"
 	@grep -E '^[a-z-]+:.*## ' $(firstword $(MAKEFILE_LIST)) | \
 	    sed -E 's/^([a-z-]+):.*## (.*)/  make \1\t\2/' | expand -t 20
-	@echo "variables: D B T LANES LAYERS SIGNS BLOCK (verilog); D B SIM WAVES K (sim); ARGS (pytest)"
+	@echo "variables: D B T LANES LAYERS SIGNS BLOCK IN_WIDTH NORM_MANT SQRT_MANT THR_FRAC CENT_FRAC"
+	@echo "           TABLE_WIDTH FULL_COMPARATORS (verilog); D B SIM WAVES K (sim); ONLY (pnr);"
+	@echo "           ARGS (pytest)"
 
 venv:  ## set up only: apt packages, .venv, pinned packages, YoWASP caches
 	@tools/bootstrap.sh
 
-verilog: venv  ## generate the macro: make verilog D=128 B=3 [T= LANES= LAYERS= SIGNS= BLOCK=]
+verilog: venv  ## generate the macro: make verilog D=128 B=3 [T= LANES= LAYERS= SIGNS= BLOCK= IN_WIDTH= ...]
 	$(PY) -m axelram_hw.cli verilog $(strip $(GEN_OPTS)) --out-dir $(BUILD)
 
 test: venv  ## run the test suite (without the slow, board and eval markers)
@@ -58,7 +66,7 @@ lint: venv  ## ruff check
 	$(PY) -m ruff check .
 
 bench: venv  ## the quick benches (golden, calibration speed, resources, simulator speed)
-	@set -e; for f in $(filter-out bench/quality_study.py,$(wildcard bench/*.py)); do \
+	@set -e; for f in $(filter-out bench/quality_study.py bench/pnr.py,$(wildcard bench/*.py)); do \
 	    echo "== $$f"; $(PY) $$f; done
 
 # Real-model targets: they install the eval extra (CPU torch, transformers, gguf) and the
@@ -92,6 +100,9 @@ quality: venv  ## the sign-seed / calibration / baselines study (< 2 h; SMOKE=1:
 
 resources:  venv  ## yosys cell counts of the standard configurations -> docs/resources.md
 	$(PY) bench/resources.py
+
+pnr:  venv  ## place and route on the boards' FPGAs, Fmax -> docs/pnr.md (hours; ONLY=ice40: minutes)
+	$(PY) bench/pnr.py $(call opt,--only,ONLY)
 
 clean:  ## remove build/
 	rm -rf $(BUILD)

@@ -4,15 +4,18 @@ Generates each configuration's Verilog with ``axelram_hw.commands.verilog.genera
 it with YoWASP Yosys and writes docs/resources.md:
 
 * cell counts by kind (LUTs, flip-flops, carries, LUT RAM, block RAM, SPRAM, DSPs) per
-  configuration and family, with % of the LFE5U-85F / iCE40UP5K, synthesis time and peak memory;
-* whether the iCE40-sized macro fits the iCE40UP5K, and if not the largest lanes/T that does;
+  configuration and family, with % of the LFE5U-85F / iCE40UP5K, nextpnr packing, synthesis
+  time and peak memory;
+* the iCE40UP5K sweep: the coordinate-serial (lanes = 1) macro at growing T;
 * where the multipliers are (coarse ``$mul`` cells per module, and mapped DSP cells per module of
   the read path), showing the per-key scorer's only multiplier is the norm scaling;
-* the index store's block RAM against the ideal count;
+* the index store's block RAM / SPRAM against the ideal count;
 * the antisymmetric-comparator saving (quantiser with and without ``--full-comparators``).
 
     .venv/bin/python bench/resources.py            # everything (the d=128 macro takes a while)
     .venv/bin/python bench/resources.py --quick    # skip the full-parallel d=128 macro synthesis
+
+Place and route (utilisation after placement, Fmax) is ``bench/pnr.py`` (``make pnr``).
 
 Yosys runs in build/resources/ with relative paths (YoWASP tools cannot see absolute /tmp
 paths), ``proc; opt_clean -purge`` before ``synth_*`` (Yosys issue #4349). Results are cached in
@@ -43,13 +46,13 @@ ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)),
 WORK = os.path.join(ROOT, "build", "resources")
 CACHE = os.path.join(WORK, "cache")
 
-#: (label, configuration, families); the three standard configurations of the brief.
+#: (label, configuration, families): the full-parallel macro, a folded one and the iCE40-sized
+#: (coordinate-serial) one at T = 1024 and its largest T.
 STANDARD = [
     ("full-parallel", dict(d=128, b=3, t=4096), ("ecp5",)),
-    ("folded P=16", dict(d=128, b=3, t=4096, lanes=16), ("ecp5", "ice40")),
-    ("iCE40-sized P=8", dict(d=128, b=3, t=1024, lanes=8), ("ecp5", "ice40")),
-    # the full-parallel macro with 12-bit instead of 16-bit key/query coordinates
-    ("full-parallel, 12-bit inputs", dict(d=128, b=3, t=4096, in_width=12), ("ecp5",)),
+    ("folded P=16", dict(d=128, b=3, t=4096, lanes=16), ("ecp5",)),
+    ("iCE40-sized, lanes=1", dict(d=128, b=3, t=1024, lanes=1), ("ice40", "ecp5")),
+    ("iCE40-sized, lanes=1, T=2048", dict(d=128, b=3, t=2048, lanes=1), ("ice40",)),
 ]
 
 FF_ICE40 = ("SB_DFF", "SB_DFFE", "SB_DFFSR", "SB_DFFR", "SB_DFFS", "SB_DFFESR", "SB_DFFER",
@@ -70,9 +73,8 @@ CAPACITY = {"ecp5": {"LUT4": 83640, "FF": 83640, "BRAM": 208, "DSP": 156, "LUT R
             "ice40": {"LUT4": 5280, "FF": 5280, "BRAM": 30, "SPRAM": 4, "DSP": 8}}
 #: Bits of one block RAM.
 BRAM_BITS = {"ecp5": 18432, "ice40": 4096}
-#: Largest lanes/T search for the iCE40UP5K (d=128 b=3).
-ICE40_LANES = (8, 4, 2, 1)
-ICE40_T = (1024, 512, 256, 128, 64)
+#: The iCE40UP5K sweep (d=128 b=3): (lanes, T).
+ICE40_SWEEP = ((1, 1024), (1, 2048), (1, 4096), (2, 1024))
 
 
 # -- yosys ---------------------------------------------------------------------------------------
@@ -262,46 +264,23 @@ def main_table(args, lines, facts):
 
 def ice40_search(args, lines, facts):
     lines += ["## iCE40UP5K fit", "",
-              "d=128 b=3, `synth_ice40 -dsp -spram`, nextpnr `--up5k --pack-only`; lanes from "
-              f"{ICE40_LANES[0]} down at T={ICE40_T[0]}, then smaller T at the first lanes whose "
-              "logic and DSPs fit (or at lanes=1 if none does), until everything fits.", "",
-              "| lanes | T | LC | BRAM | SPRAM | DSP | over |", "|---|---|---|---|---|---|---|"]
-
-    last_row = [None]
-
-    def row(lanes, t):
+              "d=128 b=3, `synth_ice40 -dsp -spram`, nextpnr `--up5k --pack-only`: the "
+              "coordinate-serial macro (lanes = 1) at growing T, and the smallest folded one "
+              "(lanes = 2) for comparison.", "",
+              "| lanes | T | LC | BRAM | SPRAM | DSP | fits |", "|---|---|---|---|---|---|---|"]
+    largest = None
+    for lanes, t in ICE40_SWEEP:
         name, text, _ = make(dict(d=128, b=3, t=t, lanes=lanes))
-        print(f"iCE40 search: lanes={lanes} t={t} ...", file=sys.stderr, flush=True)
+        print(f"iCE40 sweep: lanes={lanes} t={t} ...", file=sys.stderr, flush=True)
         used = synth(name, text, "ice40", args.fresh, packed=True)[1]["post"]
         over = over_device(used, "ice40")
-        last_row[0] = (lanes, t, used)
+        if not over and lanes == 1:
+            largest = t
         counts = " | ".join(str(used.get(c, 0)) for c, _, _ in PACKED["ice40"])
-        lines.append(f"| {lanes} | {t} | {counts} | {', '.join(over) or 'fits'} |")
-        return over
-
-    def memory_only(over):
-        return all(o.startswith(("BRAM", "SPRAM")) for o in over)
-
-    best, lanes_t = None, None
-    for lanes in ICE40_LANES:
-        over = row(lanes, ICE40_T[0])
-        if not over:
-            best = (lanes, ICE40_T[0])
-            break
-        if memory_only(over):
-            lanes_t = lanes
-            break
-    if best is None:
-        for t in ICE40_T[1:]:
-            over = row(lanes_t or ICE40_LANES[-1], t)
-            if not over:
-                best = (lanes_t or ICE40_LANES[-1], t)
-                break
-            if not memory_only(over) and lanes_t is not None:
-                break
-    lines += ["", f"Largest fitting: lanes={best[0]}, T={best[1]}." if best else
-              "**No** lanes/T in the search fits the iCE40UP5K.", ""]
-    facts["ice40"] = (best, last_row[0])
+        lines.append(f"| {lanes} | {t} | {counts} | {', '.join(over) or 'yes'} |")
+    lines += ["", f"Largest T at lanes = 1: {largest}." if largest else
+              "**Nothing** in the sweep fits the iCE40UP5K.", ""]
+    facts["ice40"] = largest
 
 
 # -- multipliers ---------------------------------------------------------------------------------
@@ -349,9 +328,9 @@ def role(module):
     if module.endswith(".scorer"):
         return "per key read (scorer): the norm scaling `sum * norm_mant`"
     if ".builder" in module:
-        return "per query (table builder): `v_i * C_j`, one coordinate per clock"
+        return "per query (table builder): `v_i * C_j`"
     if ".norm" in module:
-        return "per key write (norm unit): squares `k_i * k_i`, one per lane"
+        return "per key write (norm unit): squares `k_i * k_i`"
     if ".thresholds" in module:
         return "per key write (threshold unit): `sqrt(|k|^2) * G_j`"
     return "?"
@@ -359,7 +338,7 @@ def role(module):
 
 def multipliers(args, lines, facts):
     lines += ["## Where the multipliers are", ""]
-    for kw in (dict(d=128, b=3, t=256), dict(d=128, b=3, t=256, lanes=8)):
+    for kw in (dict(d=128, b=3, t=256), dict(d=128, b=3, t=256, lanes=1)):
         name, muls = coarse_multipliers(args, kw)
         lines += [f"Every `$mul` (hierarchy kept; after `proc; opt_expr; wreduce`) of "
                   f"`{name}` ({describe(kw)}; T does not change the logic):", "",
@@ -377,7 +356,7 @@ def multipliers(args, lines, facts):
     lines += ["Mapped DSP cells per module of the read path alone (`--block read_path`, "
               "`synth_* -noflatten`):", "",
               "| configuration | family | DSP cells by module |", "|---|---|---|"]
-    for kw in (dict(d=128, b=3, t=256), dict(d=128, b=3, t=256, lanes=8)):
+    for kw in (dict(d=128, b=3, t=256), dict(d=128, b=3, t=256, lanes=1)):
         for family in ("ecp5", "ice40"):
             name, per = mapped_multipliers(args, kw, family)
             text = ", ".join(f"`{m.split('.', 1)[-1] if '.' in m else m}`: {n}"
@@ -391,7 +370,7 @@ def multipliers(args, lines, facts):
 
 def group(module):
     """Report group of a hierarchical module name (``top.encoder.norm`` -> ``encoder.norm``)."""
-    parts = module.lstrip("\\").split(".")[1:]
+    parts = [p for p in module.lstrip("\\").split(".")[1:] if p != "serial"]
     if not parts:
         return "(top: arbiter, sequencing)"
     if parts[0] in ("encoder", "read_path") and len(parts) > 1:
@@ -403,7 +382,7 @@ def breakdown(args, lines, facts):
     lines += ["## Where the logic goes", "",
               "Per block (`synth_* -noflatten`, so slightly more cells than flattened; FIFOs "
               "and sub-blocks folded into their parent group):", ""]
-    cases = [("iCE40-sized P=8", dict(d=128, b=3, t=1024, lanes=8), "ice40"),
+    cases = [("iCE40-sized, lanes=1", dict(d=128, b=3, t=1024, lanes=1), "ice40"),
              ("full-parallel", dict(d=128, b=3, t=4096), "ecp5")]
     for label, kw, family in cases:
         if args.quick and "lanes" not in kw:
@@ -433,25 +412,39 @@ def breakdown(args, lines, facts):
 
 def index_store(args, lines, facts):
     from axelram_hw.index_store import IndexStore
+    from axelram_hw.packed_store import PackedIndexStore
 
-    lines += ["## Index store in block RAM", "",
-              "The index store alone (`IndexStore`: indices `t*beats x P*b` and norms "
-              "`t x norm_width`, registered read ports), synthesised flat. Ideal = each "
-              "memory's bits / the block RAM's bits (18 kbit DP16KD, 4 kbit SB_RAM40_4K), "
-              "rounded up per memory.", "",
-              "| configuration | family | memories | BRAM | SPRAM | LUT4 | FF | ideal BRAM |",
+    lines += ["## Index store in block RAM and SPRAM", "",
+              "The index store alone, synthesised flat: `IndexStore` (lanes > 1: indices "
+              "`t*beats x P*b` and norms `t x norm_width`, registered read ports) or "
+              "`PackedIndexStore` (lanes = 1: one single-ported memory of 16-coordinate words, "
+              "`t*d/16 x 16*b`, not initialised, plus the norms). Ideal = each memory's bits / "
+              "the memory block's bits (18 kbit DP16KD, 4 kbit SB_RAM40_4K, 256 kbit "
+              "SB_SPRAM256KA), rounded up per memory.", "",
+              "| configuration | family | memories | BRAM | SPRAM | LUT4 | FF | ideal |",
               "|---|---|---|---|---|---|---|---|"]
     for label, kw, families in STANDARD:
         cfg = AxelramConfig(**kw)
         name = default_name(cfg, "index_store")
-        text = verilog.convert(IndexStore(cfg), name=name, emit_src=False)
-        mems = [(cfg.t * cfg.beats, cfg.lanes * cfg.b), (cfg.t, cfg.norm_width)]
-        ideal = {f: sum(math.ceil(d * w / BRAM_BITS[f]) for d, w in mems) for f in BRAM_BITS}
+        if cfg.lanes == 1:
+            from axelram_hw.commands.verilog import drop_noinit_initialisers
+            store = PackedIndexStore(cfg)
+            words = cfg.t * max(1, cfg.d // 16)
+            mems = [(words, min(cfg.d, 16) * cfg.b), (cfg.t, cfg.norm_width)]
+            ideal = {f: f"{math.ceil(cfg.t * cfg.norm_width / BRAM_BITS[f])} BRAM"
+                     for f in BRAM_BITS}
+            ideal["ice40"] += f" + {math.ceil(mems[0][1] / 16) * math.ceil(words / 16384)} SPRAM"
+            text = drop_noinit_initialisers(verilog.convert(store, name=name, emit_src=False))
+        else:
+            mems = [(cfg.t * cfg.beats, cfg.lanes * cfg.b), (cfg.t, cfg.norm_width)]
+            ideal = {f: f"{sum(math.ceil(d * w / BRAM_BITS[f]) for d, w in mems)} BRAM"
+                     for f in BRAM_BITS}
+            text = verilog.convert(IndexStore(cfg), name=name, emit_src=False)
         for family in ("ecp5", "ice40"):
             if family not in families:
                 continue
             k = kinds(design_cells(synth(name, text, family, args.fresh)[0]), family)
-            facts.setdefault("store", []).append((label, family, k["BRAM"], ideal[family]))
+            facts.setdefault("store", []).append((label, family, k, ideal[family]))
             lines.append(
                 f"| {label} | {family} | " + " + ".join(f"{d} x {w}" for d, w in mems)
                 + f" | {k['BRAM']} | {k.get('SPRAM', '–')} | {k['LUT4']} | {k['FF']} | "
@@ -474,7 +467,8 @@ def comparators(args, lines, facts):
               "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     cases = [("quantiser", dict(d=128, b=3, t=256), ("ecp5", "ice40")),
              ("quantiser", dict(d=128, b=3, t=256, lanes=16), ("ecp5", "ice40")),
-             ("key_encoder", dict(d=128, b=3, t=256, lanes=16), ("ecp5", "ice40"))]
+             ("key_encoder", dict(d=128, b=3, t=256, lanes=16), ("ecp5", "ice40")),
+             ("key_encoder", dict(d=128, b=3, t=256, lanes=1), ("ice40",))]
     for block, kw, families in cases:
         na, ta, _ = make(kw, block)
         nf, tf, _ = make(dict(kw, antisymmetric=False), block)
@@ -498,36 +492,31 @@ def summary(facts):
     for label, name, family, k, logic, over, seconds, rss in facts.get("table", []):
         dev = DEVICE[family]
         verdict = "fits" if not over else "does **not** fit (" + ", ".join(over) + ")"
-        extra = ""
-        if family == "ecp5":
-            extra = (f"; {k['DSP']} MULT18X18D, {k['BRAM']} DP16KD, {k['FF']} FF "
-                     f"({100 * k['FF'] / CAPACITY['ecp5']['FF']:.0f} %)")
-        out.append(f"* {label} `{name}` on the {dev}: {verdict}; {logic} packed "
-                   f"{'LUTs' if family == 'ecp5' else 'LCs'}{extra}; synthesis {seconds:.0f} s, "
+        unit = "packed LUTs" if family == "ecp5" else "LCs"
+        cap = PACKED[family][0][1]
+        extra = (f"; {k['DSP']} MULT18X18D, {k['BRAM']} DP16KD, {k['FF']} FF "
+                 f"({100 * k['FF'] / CAPACITY['ecp5']['FF']:.0f} %)" if family == "ecp5" else
+                 f"; {k['BRAM']} SB_RAM40_4K, {k['SPRAM']} SB_SPRAM256KA, {k['DSP']} SB_MAC16")
+        out.append(f"* {label} `{name}` on the {dev}: {verdict}; {logic} {unit} "
+                   f"({100 * logic / cap:.0f} %){extra}; synthesis {seconds:.0f} s, "
                    f"{(rss or 0) / 1024:.1f} GB.")
     if "ice40" in facts:
-        best, (lanes, t, used) = facts["ice40"]
-        out.append("* iCE40UP5K with T >= 1024: " + (
-            f"fits at lanes={best[0]}, T={best[1]}." if best and best[1] >= 1024 else
-            (f"largest fitting lanes={best[0]}, T={best[1]}." if best else
-             f"nothing fits, not even lanes={lanes}, T={t} ({used['ICESTORM_LC']} LCs, "
-             f"{used['ICESTORM_RAM']} BRAM, {used['ICESTORM_DSP']} DSP; see the notes).")))
+        out.append("* iCE40UP5K: " + (f"the lanes = 1 macro fits up to T = {facts['ice40']}."
+                                      if facts["ice40"] else "nothing in the sweep fits."))
     if "muls" in facts:
-        scorer = [c for muls in facts["muls"].values() for c in muls
-                  if c["module"].endswith(".scorer")]
-        n_names = len(facts["muls"])
-        out.append(f"* Multipliers: the per-key scorer has exactly {len(scorer) // n_names} "
-                   "`$mul`, the norm scaling (mapped: "
-                   + ", ".join(f"{per.get(m, 0)} {PRIMITIVE[f]['DSP']}"
-                               for _, f, per in facts.get("mapped", [])[:2]
-                               for m in per if m.endswith(".scorer"))
-                   + "); the table builder's `H` constant multiplies run once per query "
-                   "coordinate (per query, not per key); the norm unit's `P` squarers and the "
-                   "threshold unit's `H - 1` constant multiplies run per key *write*.")
+        scorer = {name: [c for c in muls if c["module"].endswith(".scorer")]
+                  for name, muls in facts["muls"].items()}
+        out.append("* Multipliers: in the per-key read path (the scorer) only the norm scaling "
+                   "multiplies (" + "; ".join(f"`{name}`: {len(c)} `$mul`, its DSP-sized "
+                                              "partial products" for name, c in scorer.items())
+                   + "); the table builder's constant multiplies run per query coordinate, "
+                   "the norm unit's squarers and the threshold unit's constant multiplies per "
+                   "key *write*.")
     if "store" in facts:
-        out.append("* Index store: in block RAM in every configuration ("
-                   + "; ".join(f"{label} {family}: {n} for an ideal {ideal}"
-                               for label, family, n, ideal in facts["store"]) + ").")
+        out.append("* Index store: " + "; ".join(
+            f"{label} {family}: {k['BRAM']} BRAM" + (f" + {k['SPRAM']} SPRAM" if k.get("SPRAM")
+                                                      else "") + f" (ideal {ideal})"
+            for label, family, k, ideal in facts["store"]) + ".")
     if "cmp" in facts:
         out.append("* Antisymmetric comparators (packed logic saved against "
                    "`--full-comparators`): "
@@ -539,21 +528,20 @@ def summary(facts):
 
 NOTES = [
     "Notes:", "",
-    "* \"fits\" is after nextpnr packing only; a design near 100 % may still fail placement, "
-    "routing or timing.",
-    "* Multipliers wider than the DSP (18x18 on ECP5, 16x16 on iCE40) take two to four DSP "
-    "cells: the norm scaling (24 x 12 bits) is 2, each table-builder multiply (24 x 9..14) 2, "
-    "the threshold multiplies (20 x 14..21) 2 to 4; a key squarer (16 x 16) is 1.",
-    "* iCE40 SPRAM is never used: an SB_SPRAM256KA has one address for reads and writes, while "
-    "the index store has an independent write port and read port (and a zero initialiser, "
-    "which SPRAM cannot hold), so it goes to 4-kbit SB_RAM40_4K. T = 1024 at d=128 b=3 is "
-    "384 kbit of indices, 96 SB_RAM40_4K against 30; the 1 Mbit of SPRAM would hold it only "
-    "with a single-ported (read/write arbitrated) store.",
+    "* \"fits\" is after nextpnr packing; `make pnr` places and routes the full-parallel and "
+    "the iCE40-sized macros on their boards' FPGAs (`docs/pnr.md`: utilisation after placement, "
+    "Fmax).",
+    "* Every multiplier is cut into DSP-sized partial products (`axelram_hw._stage."
+    "pipelined_product`: pieces of at most 15 unsigned or 16 signed bits) with registered sums, "
+    "so a multiply is one DSP per piece pair and no path holds more than one multiplier.",
+    "* The lanes = 1 index store is single-ported and uninitialised (`*_noinit`), which is what "
+    "lets Yosys map it to iCE40 SPRAM; its 16-coordinate words at b = 3 are three SPRAMs wide, "
+    "16K words deep, so T <= 2048 at d = 128.",
     "* Before synthesis the all-zero memory initialisers are removed from the Verilog "
-    "(`read_verilog` needs about 10 minutes for the 32768 lines of a P=16 index store's "
-    "`initial` block); block RAM initialisation costs no cells.",
+    "(`read_verilog` needs about 10 minutes for a 32768-line `initial` block); block RAM "
+    "initialisation costs no cells.",
     "* Synthesis results are cached in `build/resources/cache/` by the hash of the Verilog and "
-    "the script; `--fresh` re-runs everything (about 25 minutes on 2 cores).", ""]
+    "the script; `--fresh` re-runs everything.", ""]
 
 
 def rtl():

@@ -275,10 +275,11 @@ def test_query_waits_for_earlier_writes():
                                   f", not key {n} or a later one")
 
 
-def test_reset_mid_traffic():
+@pytest.mark.parametrize("lanes", [4, 1])
+def test_reset_mid_traffic(lanes):
     """A reset while keys and queries are in flight drops them; the index store keeps the
     completed keys; slots being written at the reset are rewritten; then scores are exact."""
-    cfg = AxelramConfig(d=16, b=3, t=16, lanes=4, layers=2)
+    cfg = AxelramConfig(d=16, b=3, t=16, lanes=lanes, layers=2)
     model = FixedModel(cfg)
     rng = np.random.default_rng(13)
     writes_a, _ = traffic(cfg, rng, 8, 0, slots=np.arange(8))
