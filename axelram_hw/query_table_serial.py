@@ -25,7 +25,9 @@ Dataflow:
 2. **Generate** — when a table bank is free: ``d * H`` entries, one per clock, coordinate
    major: ``v_i`` is read once (held for its ``H`` entries), shifted left by ``sh`` (one
    register per bit of ``sh``, one multiplexer level each), multiplied by ``C_j`` (the only
-   multiplier; the ROM word is a LUT of the entry counter; registers before and after), then
+   multiplier; the ROM word is a LUT of the entry counter; a register before, DSP-sized
+   partial products and their registered sums after:
+   :func:`~axelram_hw._stage.pipelined_product`, ``M`` stages), then
    ``(x + 1) >> 1`` (one adder). The next table starts when this one's last entry is written.
 3. **Store** — entry ``(i, j)`` into the table memory (two banks of ``d * H`` words of
    ``table_width`` bits, block RAM) at ``Cat(j, i, bank)``; after the last one the table's
@@ -40,7 +42,7 @@ scorer reads the other one); so both memories are marked ``no_rw_check``.
 
 Latency (``clocks_per_query``, pinned by a test): from the first coordinate on ``i`` to
 ``o.valid`` with an idle builder and a free bank,
-``d + 2 + d * H + shift_stages + 5``: 652 at d=128, b=3.
+``d + 2 + d * H + shift_stages + 4 + M``: 653 at d=128, b=3.
 """
 
 from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
@@ -49,6 +51,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ._serial import check_serial_config
+from ._stage import pipelined_product, product_latency
 from .query_table import query_beat_layout
 
 __all__ = ["SerialQueryTableBuilder"]
@@ -98,10 +101,12 @@ class SerialQueryTableBuilder(wiring.Component):
         self.cfg = check_serial_config(self, cfg)
         self.banks = 2
         self.shift_stages = cfg.table_shift_max.bit_length()
+        self._mul_latency = product_latency(Signal(signed(cfg.u_width)),
+                                            Signal(cfg.centroid_rom_width))
         # load d, OR complete 1, thermometer 1 (then the start), d*H issues, then read 1,
-        # shifter, product 1, rounding 1 to the last write, token FIFO 2
-        self.clocks_per_query = (cfg.d + 2 + cfg.d * cfg.half_levels + self.shift_stages + 3
-                                 + 2)
+        # shifter, product, rounding 1 to the last write, token FIFO 2
+        self.clocks_per_query = (cfg.d + 2 + cfg.d * cfg.half_levels + self.shift_stages
+                                 + 2 + self._mul_latency + 2)
         super().__init__({
             "i": In(stream.Signature(query_beat_layout(cfg))),
             "o": Out(stream.Signature(data.StructLayout({
@@ -206,9 +211,13 @@ class SerialQueryTableBuilder(wiring.Component):
             for j, c in enumerate(cfg.centroid_rom):
                 with m.Case(j):
                     m.d.comb += cent.eq(c)
-        prod = Signal(signed(uw + cfg.centroid_rom_width), reset_less=True)  # v' * C_j exact
-        prod_valid = Signal()
-        m.d.sync += [prod.eq(x * cent), prod_valid.eq(valid)]
+        # v' * C_j exact: DSP-sized partial products and their registered sums
+        prod = pipelined_product(m, "prod", x, cent)
+        prod_valid = valid
+        for k in range(self._mul_latency):
+            nvalid = Signal(name=f"mul{k}_valid")
+            m.d.sync += nvalid.eq(prod_valid)
+            prod_valid = nvalid
         # rounding: (P + 2**(Q-1)) >> Q = ((P >> (Q-1)) + 1) >> 1
         ent = Signal(signed(tw), reset_less=True)
         ent_valid = Signal()

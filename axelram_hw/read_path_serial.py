@@ -88,7 +88,8 @@ class SerialReadPath(wiring.Component):
         Clocks between the last score of a command and the first of the next when both
         tables are built and ``score.ready`` is high: ``d + start_latency = d + 2``.
     clocks_per_slot : int
-        ``d``: one stored slot per ``d`` clocks inside a command.
+        One stored slot per ``d`` clocks inside a command (``scorer.latency + 1`` when ``d`` is
+        not larger: at d = 4 a key waits for the score register).
 
     Raises
     ------
@@ -107,7 +108,8 @@ class SerialReadPath(wiring.Component):
         self.query_latency = (self.clocks_per_query + self.scorer.start_latency + cfg.d - 1
                               + self.scorer.latency)
         self.table_gap = cfg.d + self.scorer.start_latency
-        self.clocks_per_slot = cfg.d
+        # one per d clocks; a key waits for the score register only if d <= the scorer latency
+        self.clocks_per_slot = max(cfg.d, self.scorer.latency + 1)
         super().__init__({
             "store_w": In(stream.Signature(write_layout(cfg))),
             "query": In(stream.Signature(query_beat_layout(cfg))),

@@ -16,8 +16,10 @@ S0    the index (from a ``C - 1``-index shift register, or at a word start strai
 S1    ``acc <- (first ? 0 : acc) + (E ^ n) + n`` with ``n`` = negate (one adder: the XOR is a
       LUT level, ``n`` the carry in, the restart a LUT level after it); on the key's last
       coordinate ``exp <- qs + norm_exp`` and the norm mantissa is kept
-S2    ``mant <- acc * norm_mant`` (the only multiplier), forced to 0 by an explicit select when
-      the norm mantissa is 0 (a never-written slot, whatever its undefined index words hold)
+S2..  ``mant <- acc * norm_mant`` (the only multiplier,
+      :func:`~axelram_hw._stage.pipelined_product`: ``M`` stages, 2 at the defaults), the
+      accumulator forced to 0 by an explicit select when the norm mantissa is 0 (a never-written
+      slot, whatever its undefined index words hold); then the score register
 ====  ==========================================================================================
 
 **Reads at fixed times.** Word ``w + 1`` of a key (or word 0 of the next slot) is read in the
@@ -42,10 +44,10 @@ way into it, so a stalled ``score`` holds the next key at its last coordinate (i
 waits; the next word is read only with that coordinate) and nothing is ever lost. This takes
 the place of the credits and the output FIFO of :class:`~axelram_hw.scorer.Scorer` (one
 credit, taken at the last coordinate instead of the first): a key's score is valid
-``latency = 3`` clocks after its last coordinate was issued, and with ``score.ready`` high it
-leaves then, before the next key's last coordinate (``d >= 4`` clocks later), so no key
-stalls: one per ``d`` clocks. Slots ``>= t`` score ``mant = 0, exp = 0, oob = 1`` without
-reading memory, one per 2 clocks.
+``latency = 3 + M`` clocks after its last coordinate was issued, and with ``score.ready`` high
+it leaves then, before the next key's last coordinate (``d`` clocks later), so no key stalls
+while ``d > latency``: one per ``d`` clocks (at d = 4, one per ``latency + 1``). Slots
+``>= t`` score ``mant = 0, exp = 0, oob = 1`` without reading memory, one per 2 clocks.
 
 Commands: ``cmd`` is accepted when the scorer is idle; ``count`` must be at most ``t``.
 ``count = 0`` gives no score; its table is released at once. Scores leave in slot order,
@@ -58,6 +60,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ._serial import check_serial_config
+from ._stage import pipelined_product, product_latency
 from .index_store import norm_layout
 from .packed_store import coords_per_word, packed_word_layout, words_per_key
 from .scorer import score_layout, scorer_command_layout
@@ -107,7 +110,9 @@ class SerialScorer(wiring.Component):
 
     def __init__(self, cfg):
         self.cfg = check_serial_config(self, cfg)
-        self.latency = 3
+        self._mul_latency = product_latency(Signal(signed(cfg.acc_width)),
+                                            Signal(unsigned(cfg.norm_mant)))
+        self.latency = 3 + self._mul_latency
         self.start_latency = 2
         words = cfg.t * words_per_key(cfg)
         super().__init__({
@@ -251,15 +256,22 @@ class SerialScorer(wiring.Component):
         with m.If(s1_last):
             m.d.sync += [o_exp.eq(qs + self.norm_rdata.exp), norm_mant.eq(self.norm_rdata.mant)]
 
-        # ---- S2: the norm multiply into the score register -------------------------------
+        # ---- S2..: the norm multiply (DSP-sized partial products, registered sums), then the
+        # score register ----------------------------------------------------------------------
         s2_last = Signal()
         m.d.sync += s2_last.eq(s1_last)
         zero_norm = norm_mant == 0
+        # the zero-norm select on the operand: also no X from never-written index words
+        prod = pipelined_product(m, "mul", Mux(zero_norm, 0, acc), norm_mant)
+        done = s2_last
+        for k in range(self._mul_latency):
+            nxt = Signal(name=f"mul{k}_last")
+            m.d.sync += nxt.eq(done)
+            done = nxt
         with m.If(issue & last_coord):
             m.d.sync += [pend.eq(1), o_slot.eq(slot), o_last.eq(rem == 1), o_oob.eq(0)]
-        with m.If(s2_last):
-            m.d.sync += [pend.eq(0), o_valid.eq(1),
-                         o_mant.eq(Mux(zero_norm, 0, acc * norm_mant))]
+        with m.If(done):
+            m.d.sync += [pend.eq(0), o_valid.eq(1), o_mant.eq(prod)]
         with m.If(issue_oob):
             m.d.sync += [o_valid.eq(1), o_slot.eq(slot), o_last.eq(rem == 1), o_oob.eq(1),
                          o_exp.eq(0), o_mant.eq(0)]

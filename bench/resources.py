@@ -431,9 +431,11 @@ def index_store(args, lines, facts):
             store = PackedIndexStore(cfg)
             words = cfg.t * max(1, cfg.d // 16)
             mems = [(words, min(cfg.d, 16) * cfg.b), (cfg.t, cfg.norm_width)]
-            ideal = {f: f"{math.ceil(cfg.t * cfg.norm_width / BRAM_BITS[f])} BRAM"
-                     for f in BRAM_BITS}
-            ideal["ice40"] += f" + {math.ceil(mems[0][1] / 16) * math.ceil(words / 16384)} SPRAM"
+            # ECP5: both memories in block RAM; iCE40: the index words in SPRAM (16K x 16)
+            ideal = {"ecp5": f"{sum(math.ceil(d * w / BRAM_BITS['ecp5']) for d, w in mems)} "
+                             "BRAM",
+                     "ice40": f"{math.ceil(cfg.t * cfg.norm_width / BRAM_BITS['ice40'])} BRAM + "
+                              f"{math.ceil(mems[0][1] / 16) * math.ceil(words / 16384)} SPRAM"}
             text = drop_noinit_initialisers(verilog.convert(store, name=name, emit_src=False))
         else:
             mems = [(cfg.t * cfg.beats, cfg.lanes * cfg.b), (cfg.t, cfg.norm_width)]

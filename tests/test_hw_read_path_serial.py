@@ -644,12 +644,14 @@ def test_throughput(params, write_while_scoring):
             runs[-1].append(n)
         else:
             runs.append([n])
-    assert all(len(r) <= 2 for r in runs) and len(runs) <= 4, runs
+    # at d = 4 a key is one word and its score waits for the score register (clocks_per_slot
+    # is 6): word reads meet word-final write beats at most once per scored slot
+    assert all(len(r) <= 2 for r in runs) and len(runs) <= (4 if cfg.d >= 8 else len(s)), runs
     assert ev["table"][0] - q0 == dut.clocks_per_query
     assert s[0] - q0 == dut.query_latency
-    assert set(np.diff(s[:cfg.t]).tolist()) == {dut.clocks_per_slot} == {cfg.d}
+    assert set(np.diff(s[:cfg.t]).tolist()) == {dut.clocks_per_slot} == {max(cfg.d, 6)}
     in_range = cfg.t - cfg.t // 2
-    assert set(np.diff(s[cfg.t:cfg.t + in_range]).tolist()) == {cfg.d}
+    assert set(np.diff(s[cfg.t:cfg.t + in_range]).tolist()) == {dut.clocks_per_slot}
     assert s[cfg.t] - s[cfg.t - 1] == dut.table_gap
     assert set(np.diff(s[cfg.t + in_range - 1:]).tolist()) == {2}  # the last in range, oob
     # the second query loads while the first table is built (3 clocks between queries)
@@ -661,7 +663,7 @@ def test_timing_at_the_default_configuration():
     dut = SerialReadPath(serial(dict(d=128, b=3, t=16)))
     rtlil.convert(dut)  # (elaborated, as every component must be)
     assert (dut.clocks_per_query, dut.query_latency, dut.table_gap, dut.clocks_per_slot) == (
-        652, 784, 130, 128)
+        653, 787, 130, 128)
 
 
 # ---- the blocks on their own ---------------------------------------------------------------------

@@ -98,6 +98,10 @@ def build_block(cfg, signs, block):
         return SignFlipFWHT(cfg)
     if block == "norm":
         from axelram_hw.norm import NormUnit
+        from axelram_hw.norm_serial import SerialNormUnit
+        # the unit the encoder uses: iterative at lanes = 1 when it keeps up with d clocks
+        if cfg.lanes == 1 and SerialNormUnit.interval_of(cfg) <= cfg.d:
+            return SerialNormUnit(cfg)
         return NormUnit(cfg)
     if block == "quantiser":
         from axelram_hw.quantiser import Quantiser
@@ -105,6 +109,9 @@ def build_block(cfg, signs, block):
     if block == "key_encoder":
         from axelram_hw.key_encoder import KeyEncoder
         return KeyEncoder(cfg)
+    if cfg.lanes == 1:
+        from axelram_hw.read_path_serial import SerialReadPath
+        return SerialReadPath(cfg)
     from axelram_hw.read_path import ReadPath
     return ReadPath(cfg)
 
