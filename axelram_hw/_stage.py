@@ -5,8 +5,8 @@ from amaranth import Const, Signal, Value, signed, unsigned
 
 from golden.config import AxelramConfig
 
-__all__ = ["check_config", "stage_reg", "pipelined_product", "product_latency", "product_terms",
-           "DSP_CHUNK"]
+__all__ = ["check_config", "check_serial_config", "stage_reg", "pipelined_product",
+           "product_latency", "product_terms", "DSP_CHUNK"]
 
 #: Operand bits per multiplier chunk. A 15-bit unsigned chunk is a 16-bit signed one, so every
 #: partial product fits one DSP on each supported family (iCE40 SB_MAC16: 16 x 16; ECP5
@@ -23,6 +23,17 @@ def check_config(component, cfg):
     if not isinstance(cfg, AxelramConfig):
         component._MustUse__silence = True
         raise TypeError(f"cfg must be an AxelramConfig, not {cfg!r}")
+    return cfg
+
+
+def check_serial_config(component, cfg, alternative="the folded blocks (lanes > 1)"):
+    """:func:`check_config`, and ``ValueError`` unless ``cfg.lanes == 1``: for the
+    coordinate-serial blocks; ``alternative`` names what to use instead."""
+    check_config(component, cfg)
+    if cfg.lanes != 1:
+        component._MustUse__silence = True
+        raise ValueError(f"{type(component).__name__} needs lanes=1 (one coordinate per beat), "
+                         f"not lanes={cfg.lanes}; use {alternative}")
     return cfg
 
 

@@ -9,7 +9,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from ._stage import check_config
+from ._stage import check_serial_config
 from .fwht import fwht_in_layout, fwht_out_layout
 
 __all__ = ["SerialFWHT"]
@@ -101,11 +101,7 @@ class SerialFWHT(wiring.Component):
     """
 
     def __init__(self, cfg):
-        self.cfg = check_config(self, cfg)
-        if cfg.lanes != 1:
-            self._MustUse__silence = True
-            raise ValueError(f"SerialFWHT needs lanes=1 (one coordinate per beat), not "
-                             f"lanes={cfg.lanes}; use SignFlipFWHT")
+        self.cfg = check_serial_config(self, cfg, "SignFlipFWHT")
         # Steps from a coordinate entering the flip register to its result in the output
         # register: the delay lines (d - 1 in all) and one register per stage.
         self._steps = cfg.d - 1 + cfg.log2d

@@ -6,7 +6,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from ._stage import check_config
+from ._stage import check_serial_config
 from .key_encoder import _Sideband, encoded_layout, norm_word_layout
 from .norm import NormUnit, key_beat_layout
 from .norm_serial import SerialNormUnit
@@ -92,11 +92,7 @@ class SerialKeyEncoder(wiring.Component):
     """
 
     def __init__(self, cfg):
-        self.cfg = check_config(self, cfg)
-        if cfg.lanes != 1:
-            self._MustUse__silence = True
-            raise ValueError(f"SerialKeyEncoder needs lanes=1 (one coordinate per beat), not "
-                             f"lanes={cfg.lanes}")
+        self.cfg = check_serial_config(self, cfg, "KeyEncoder at lanes > 1")
         self.serial_norm = SerialNormUnit.interval_of(cfg) <= cfg.d
         self._norm = SerialNormUnit(cfg) if self.serial_norm else NormUnit(cfg)
         self.serial_thresholds = cfg.b > 1 and SerialThresholdUnit.interval_of(cfg) <= cfg.d

@@ -7,7 +7,7 @@ from amaranth import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ._stage import check_config
+from ._stage import check_serial_config
 from .norm import key_beat_layout, norm_layout
 
 __all__ = ["SerialNormUnit"]
@@ -84,11 +84,7 @@ class SerialNormUnit(wiring.Component):
     """
 
     def __init__(self, cfg):
-        self.cfg = check_config(self, cfg)
-        if cfg.lanes != 1:
-            self._MustUse__silence = True
-            raise ValueError(f"SerialNormUnit needs lanes=1 (one coordinate per beat), not "
-                             f"lanes={cfg.lanes}; use NormUnit")
+        self.cfg = check_serial_config(self, cfg, "NormUnit")
         self._pairs = (cfg.sumsq_width + 1) // 2   # bit pairs of S
         self.iterations = self._pairs + cfg.sqrt_mant
         self.interval = self.interval_of(cfg)

@@ -51,7 +51,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from ._serial import check_serial_config
+from ._stage import check_serial_config
 from .index_store import norm_layout, write_layout
 
 __all__ = ["PackedIndexStore", "coords_per_word", "words_per_key", "packed_word_layout"]
@@ -113,7 +113,7 @@ class PackedIndexStore(wiring.Component):
     """
 
     def __init__(self, cfg):
-        self.cfg = check_serial_config(self, cfg)
+        self.cfg = check_serial_config(self, cfg, "IndexStore")
         self.coords_per_word = coords_per_word(cfg)
         self.words_per_key = words_per_key(cfg)
         super().__init__({

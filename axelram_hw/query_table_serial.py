@@ -50,8 +50,7 @@ from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from ._serial import check_serial_config
-from ._stage import pipelined_product, product_latency
+from ._stage import check_serial_config, pipelined_product, product_latency
 from .query_table import query_beat_layout
 
 __all__ = ["SerialQueryTableBuilder"]
@@ -98,7 +97,7 @@ class SerialQueryTableBuilder(wiring.Component):
     """
 
     def __init__(self, cfg):
-        self.cfg = check_serial_config(self, cfg)
+        self.cfg = check_serial_config(self, cfg, "QueryTableBuilder")
         self.banks = 2
         self.shift_stages = cfg.table_shift_max.bit_length()
         self._mul_latency = product_latency(Signal(signed(cfg.u_width)),

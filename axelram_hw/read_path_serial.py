@@ -40,16 +40,12 @@ is built while the current command is scored; all latencies are fixed.
 """
 
 from amaranth.hdl import Module
-from amaranth.lib import stream, wiring
-from amaranth.lib.wiring import In, Out
+from amaranth.lib import wiring
 
-from ._serial import check_serial_config
-from .index_store import write_layout
+from ._stage import check_serial_config
 from .packed_store import PackedIndexStore
-from .query_table import query_beat_layout
 from .query_table_serial import SerialQueryTableBuilder
-from .read_path import command_layout
-from .scorer import score_layout
+from .read_path import join_read_path, read_path_members
 from .scorer_serial import SerialScorer
 
 __all__ = ["SerialReadPath"]
@@ -100,7 +96,7 @@ class SerialReadPath(wiring.Component):
     """
 
     def __init__(self, cfg):
-        self.cfg = check_serial_config(self, cfg)
+        self.cfg = check_serial_config(self, cfg, "ReadPath")
         self.store = PackedIndexStore(cfg)
         self.builder = SerialQueryTableBuilder(cfg)
         self.scorer = SerialScorer(cfg)
@@ -110,44 +106,9 @@ class SerialReadPath(wiring.Component):
         self.table_gap = cfg.d + self.scorer.start_latency
         # one per d clocks; a key waits for the score register only if d <= the scorer latency
         self.clocks_per_slot = max(cfg.d, self.scorer.latency + 1)
-        super().__init__({
-            "store_w": In(stream.Signature(write_layout(cfg))),
-            "query": In(stream.Signature(query_beat_layout(cfg))),
-            "cmd": In(stream.Signature(command_layout(cfg))),
-            "score": Out(stream.Signature(score_layout(cfg))),
-        })
+        super().__init__(read_path_members(cfg))
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.store = store = self.store
-        m.submodules.builder = builder = self.builder
-        m.submodules.scorer = scorer = self.scorer
-
-        wiring.connect(m, wiring.flipped(self.store_w), store.w)
-        wiring.connect(m, wiring.flipped(self.query), builder.i)
-        wiring.connect(m, scorer.score, wiring.flipped(self.score))
-
-        # join each command with its table (both must be present; ready depends on valid only)
-        both = self.cmd.valid & builder.o.valid
-        m.d.comb += [
-            scorer.cmd.valid.eq(both),
-            scorer.cmd.p.first.eq(self.cmd.p.first),
-            scorer.cmd.p.count.eq(self.cmd.p.count),
-            scorer.cmd.p.qs.eq(builder.o.p.qs),
-            self.cmd.ready.eq(scorer.cmd.ready & builder.o.valid),
-            builder.o.ready.eq(scorer.cmd.ready & self.cmd.valid),
-            builder.release.eq(scorer.release),
-        ]
-
-        m.d.comb += [
-            store.idx_raddr.eq(scorer.idx_raddr),
-            store.idx_ren.eq(scorer.idx_ren),
-            scorer.idx_rdata.eq(store.idx_rdata),
-            store.norm_raddr.eq(scorer.norm_raddr),
-            store.norm_ren.eq(scorer.norm_ren),
-            scorer.norm_rdata.eq(store.norm_rdata),
-            builder.t_raddr.eq(scorer.t_raddr),
-            builder.t_ren.eq(scorer.t_ren),
-            scorer.t_rdata.eq(builder.t_rdata),
-        ]
+        join_read_path(m, self)
         return m

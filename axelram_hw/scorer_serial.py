@@ -59,8 +59,7 @@ from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ._serial import check_serial_config
-from ._stage import pipelined_product, product_latency
+from ._stage import check_serial_config, pipelined_product, product_latency
 from .index_store import norm_layout
 from .packed_store import coords_per_word, packed_word_layout, words_per_key
 from .scorer import score_layout, scorer_command_layout
@@ -109,7 +108,7 @@ class SerialScorer(wiring.Component):
     """
 
     def __init__(self, cfg):
-        self.cfg = check_serial_config(self, cfg)
+        self.cfg = check_serial_config(self, cfg, "Scorer")
         self._mul_latency = product_latency(Signal(signed(cfg.acc_width)),
                                             Signal(unsigned(cfg.norm_mant)))
         self.latency = 3 + self._mul_latency

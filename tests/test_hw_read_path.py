@@ -131,8 +131,10 @@ def then_flag(testbench, flag, settle=2):
     return wrapped
 
 
-def run_traffic(cfg, model, store_beats, queries, cmds, want, seed, p=0.6):
-    dut = ReadPath(cfg)
+def run_traffic(cfg, model, store_beats, queries, cmds, want, seed, p=0.6, path=ReadPath):
+    """Writes first, then queries, commands and scores, all with random valid/ready, through
+    a read path (``ReadPath`` or ``SerialReadPath``)."""
+    dut = path(cfg)
     rng = random.Random(seed)
     flag, got = {}, []
     bound = (len(store_beats) * 4 + len(queries) * (dut.clocks_per_query + 40) * 4

@@ -39,6 +39,7 @@ from test_hw_read_path import (
     then_flag,
     vectors,
 )
+from test_hw_read_path import run_traffic as shared_run_traffic
 from test_verilator_lint import lint, needs_verilator
 
 from axelram_hw.packed_store import PackedIndexStore, coords_per_word, words_per_key
@@ -78,22 +79,8 @@ def model_of(cfg):
 
 def run_traffic(cfg, model, store_beats, queries, cmds, want, seed, p=0.6):
     """Writes first, then queries, commands and scores, all with random valid/ready."""
-    dut = SerialReadPath(cfg)
-    rng = random.Random(seed)
-    flag, got = {}, []
-    bound = (len(store_beats) * 4 + len(queries) * (dut.clocks_per_query + 40) * 4
-             + sum(c for _, c in cmds) * cfg.d * 8 + 2000)
-    run(dut,
-        then_flag(source(dut.store_w, store_beats, rng=random.Random(rng.random()), p_valid=p),
-                  flag),
-        after(flag, source(dut.query, query_beats(cfg, model, queries),
-                           rng=random.Random(rng.random()), p_valid=p)),
-        after(flag, source(dut.cmd, [{"first": f, "count": c} for f, c in cmds],
-                           rng=random.Random(rng.random()), p_valid=p)),
-        after(flag, sink(dut.score, len(want), got, rng=random.Random(rng.random()), p_ready=p,
-                         tail=4 * cfg.d + 40)),
-        deadline_cycles=bound)
-    check_scores(got, want)
+    shared_run_traffic(cfg, model, store_beats, queries, cmds, want, seed, p,
+                       path=SerialReadPath)
 
 
 @pytest.mark.parametrize("params", CONFIGS, ids=cfg_id)
@@ -831,7 +818,7 @@ def test_builder_tables(params):
 @pytest.mark.parametrize("block", [SerialReadPath, PackedIndexStore, SerialQueryTableBuilder,
                                    SerialScorer])
 def test_rejects_other_lanes_and_configs(block):
-    with pytest.raises(ValueError, match="needs lanes=1, not lanes=2"):
+    with pytest.raises(ValueError, match=r"needs lanes=1 \(one coordinate per beat\), not lanes=2"):
         block(AxelramConfig(d=16, b=3, t=8, lanes=2))
     with pytest.raises(TypeError, match="AxelramConfig"):
         block(dict(d=16, lanes=1))
