@@ -123,6 +123,9 @@ def test_lanes1_index_store_has_no_initialiser(tmp_path):
     assert main(["verilog", "--d", "16", "--b", "3", "--t", "32", "--lanes", "1",
                  "--out-dir", str(tmp_path)]) == 0
     text = (tmp_path / "axelram_d16_b3_t32_p1.v").read_text()
+    doc = json.loads((tmp_path / "axelram_d16_b3_t32_p1.json").read_text())
+    assert doc["architecture"]["form"].startswith("coordinate-serial")
+    assert "not initialised" in doc["architecture"]["index_store"]
     (decl,) = re.findall(r"reg \[\d+:0\] idx_noinit \[\d+:0\];\n(.*)\n", text)
     assert "initial" not in decl and "idx_noinit[0] =" not in text
     assert re.search(r"reg \[\d+:0\] \w*norm\w* \[31:0\];\n *initial begin", text)
