@@ -117,7 +117,9 @@ class MacroTB(TB):
                                  ("count", cfg.count_width)]):
             self.query_src.send(beat)
         self.queries_sent += 1
-        self._budget += 20 * cfg.beats + 8 * count + 4 * cfg.d + 400
+        # the table (about d entries per table row, H rows) and one slot per `beats` clocks,
+        # with room for pauses on every stream
+        self._budget += 20 * cfg.beats + 8 * count * cfg.beats + 4 * cfg.d * cfg.half_levels + 400
 
     async def accepted(self, source):
         """Wait until ``source`` (``write_src`` or ``query_src``) has delivered all its beats:
