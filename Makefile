@@ -36,6 +36,7 @@ GEN_OPTS = --d $(or $(D),128) --b $(or $(B),3) $(call opt,--t,T) $(call opt,--la
            $(call opt,--cent-frac,CENT_FRAC) $(call opt,--table-width,TABLE_WIDTH) \
            $(if $(FULL_COMPARATORS),--full-comparators)
 SIM_ENV = $(if $(D),AXELRAM_D=$(D)) $(if $(B),AXELRAM_B=$(B)) $(if $(SIM),AXELRAM_SIM=$(SIM)) \
+          $(if $(LANES),AXELRAM_LANES=$(LANES)) $(if $(T),AXELRAM_T=$(T)) \
           $(if $(WAVES),WAVES=$(WAVES))
 TEST_MARKERS := not slow and not board and not eval
 
@@ -59,7 +60,7 @@ verilog: venv  ## generate the macro: make verilog D=128 B=3 [T= LANES= LAYERS= 
 test: venv  ## run the test suite (without the slow, board and eval markers)
 	$(SIM_ENV) $(PY) -m pytest -q -m "$(TEST_MARKERS)" $(ARGS)
 
-sim: venv  ## cocotb macro test: make sim D=128 B=3 SIM=verilator WAVES=1 [K=filter]
+sim: venv  ## cocotb macro test: make sim D=128 B=3 [LANES= T=] SIM=verilator WAVES=1 [K=filter]
 	$(SIM_ENV) $(PY) -m pytest tests/test_cocotb_macro.py $(if $(K),-k "$(K)") $(ARGS)
 
 lint: venv  ## ruff check

@@ -5,9 +5,10 @@ coordinate-serial, at a small T: T does not change the datapath) on Verilator; b
 among them the iCE40-sized lanes = 1, T = 1024 macro, are marked slow. One
 simulator run per configuration under build/sim/<config>/<simulator>/.
 
-``make sim D=.. B=.. SIM=icarus|verilator [WAVES=1] [K=filter]`` sets AXELRAM_D / AXELRAM_B /
-AXELRAM_SIM: then only that one configuration runs (lanes = d, T = 64 from d = 64 on, else 16,
-two sign layers; the simulator defaults to Verilator from d = 64 on, else Icarus).
+``make sim D=.. B=.. [LANES=..] [T=..] SIM=icarus|verilator [WAVES=1] [K=filter]`` sets
+AXELRAM_D / _B / _LANES / _T / _SIM: then only that one configuration runs (lanes = d and
+T = 64 from d = 64 on, else 16, unless given; two sign layers; the simulator defaults to
+Verilator from d = 64 on, else Icarus).
 """
 
 import os
@@ -45,14 +46,17 @@ SLOW = [
 
 
 def from_environment():
-    """The single configuration of ``make sim`` (AXELRAM_D/B/SIM), or None."""
-    d, b, sim_name = (os.environ.get(f"AXELRAM_{v}") for v in ("D", "B", "SIM"))
-    if not (d or b or sim_name):
+    """The single configuration of ``make sim`` (AXELRAM_D/B/LANES/T/SIM), or None."""
+    d, b, lanes, t, sim_name = (os.environ.get(f"AXELRAM_{v}")
+                                for v in ("D", "B", "LANES", "T", "SIM"))
+    if not (d or b or lanes or t or sim_name):
         return None
     d, b = int(d or 128), int(b or 3)
+    lanes = int(lanes or d)
     sim_name = sim_name or ("verilator" if d >= 64 else "icarus")
-    t = 64 if d >= 64 else 16
-    return macro(f"macro_d{d}_b{b}_t{t}_l2_{sim_name}", sim_name, d=d, b=b, t=t, layers=2)
+    t = int(t or (64 if d >= 64 else 16))
+    return macro(f"macro_d{d}_b{b}_p{lanes}_t{t}_l2_{sim_name}", sim_name, d=d, b=b, t=t,
+                 lanes=lanes, layers=2)
 
 
 ENV = from_environment()
