@@ -43,6 +43,7 @@ CACHE = os.path.join(WORK, "cache")
 #: (label, configuration, family, clock target in MHz)
 CASES = [
     ("full-parallel", dict(d=128, b=3, t=4096), "ecp5", 150),
+    ("full-parallel, d = 32 (timing probe)", dict(d=32, b=3, t=1024), "ecp5", 150),
     ("iCE40-sized, lanes = 1", dict(d=128, b=3, t=1024, lanes=1), "ice40", 40),
     ("iCE40-sized, lanes = 1, T = 2048", dict(d=128, b=3, t=2048, lanes=1), "ice40", 40),
 ]

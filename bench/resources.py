@@ -42,6 +42,10 @@ from axelram_hw.commands.verilog import default_name, generate  # noqa: E402
 from golden.config import AxelramConfig  # noqa: E402
 from golden.signs import default_signs  # noqa: E402
 
+#: The YoWASP tools live beside the interpreter (``.venv/bin``); find them there even when this
+#: script is run without the Makefile's PATH.
+os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
+
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 WORK = os.path.join(ROOT, "build", "resources")
 CACHE = os.path.join(WORK, "cache")
