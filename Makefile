@@ -4,8 +4,8 @@
 # Variables (passed on only when set): D (head dim, default 128), B (bits, default 3), T, LANES,
 # LAYERS, SIGNS, BLOCK and the number formats IN_WIDTH NORM_MANT SQRT_MANT THR_FRAC CENT_FRAC
 # TABLE_WIDTH, FULL_COMPARATORS=1; for `make sim`: SIM (icarus|verilator), WAVES, K (pytest -k
-# filter); for `make pnr`: ONLY (ecp5|ice40); ARGS: extra pytest arguments for `make test` /
-# `make sim`.
+# filter); for `make pnr`: ONLY (ecp5|ice40), LIMIT (minutes per nextpnr run); ARGS: extra
+# pytest arguments for `make test` / `make sim`.
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -48,7 +48,7 @@ help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(firstword $(MAKEFILE_LIST)) | \
 	    sed -E 's/^([a-z-]+):.*## (.*)/  make \1\t\2/' | expand -t 20
 	@echo "variables: D B T LANES LAYERS SIGNS BLOCK IN_WIDTH NORM_MANT SQRT_MANT THR_FRAC CENT_FRAC"
-	@echo "           TABLE_WIDTH FULL_COMPARATORS (verilog); D B SIM WAVES K (sim); ONLY (pnr);"
+	@echo "           TABLE_WIDTH FULL_COMPARATORS (verilog); D B SIM WAVES K (sim); ONLY LIMIT (pnr);"
 	@echo "           ARGS (pytest)"
 
 venv:  ## set up only: apt packages, .venv, pinned packages, YoWASP caches
@@ -103,7 +103,7 @@ resources:  venv  ## yosys cell counts of the standard configurations -> docs/re
 	$(PY) bench/resources.py
 
 pnr:  venv  ## place and route on the boards' FPGAs, Fmax -> docs/pnr.md (hours; ONLY=ice40: minutes)
-	$(PY) bench/pnr.py $(call opt,--only,ONLY)
+	$(PY) bench/pnr.py $(call opt,--only,ONLY) $(call opt,--limit,LIMIT)
 
 clean:  ## remove build/
 	rm -rf $(BUILD)

@@ -1,0 +1,71 @@
+"""bench/pnr.py's bookkeeping: a run stopped by ``--limit`` is reported from the nextpnr log."""
+
+import os
+import sys
+import time
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench"))
+import pnr  # noqa: E402
+
+UTILISATION = """Info: Device utilisation:
+Info: \t          TRELLIS_IO:     7/  365     1%
+Info: \t              DP16KD:   181/  208    87%
+Info: \t          TRELLIS_FF: 64570/83640    77%
+Info: \t        TRELLIS_COMB: 70771/83640    84%
+"""
+PLACED = UTILISATION + ("Info: Max frequency for clock '$glbnet$clk$TRELLIS_IO_IN': 48.93 MHz "
+                         "(FAIL at 150.00 MHz)\n")
+
+
+def test_log_while_placing():
+    util, fmax, progress = pnr._from_log(UTILISATION + "Info:   at iteration #5, type ALL\n")
+    assert util["TRELLIS_COMB"] == {"used": 70771, "available": 83640}
+    assert util["DP16KD"] == {"used": 181, "available": 208}
+    assert fmax is None and progress == "still placing"
+
+
+def test_log_in_router2():
+    log = PLACED + """Info: Running router2...
+Info:     iter=1 wires=351394 overused=24901 overuse=29553 archfail=NA
+Info:     iter=2 wires=363332 overused=15431 overuse=16955 archfail=NA
+"""
+    util, fmax, progress = pnr._from_log(log)
+    assert fmax == pytest.approx(48.93)
+    assert progress == "router2 iteration 2, 15431 wires overused"
+
+
+def test_log_in_router1():
+    log = PLACED + """Info: Routing..
+Info:            |   (re-)routed arcs  |   delta    | remaining|       time spent     |
+Info:    IterCnt |  w/ripup   wo/ripup |  w/r  wo/r |      arcs| batch(sec) total(sec)|
+Info:       1000 |        0       1000 |    0  1000 |    307011|       1.50       1.50|
+Info:       2000 |       12       1988 |   12   988 |    306104|       1.60       3.10|
+"""
+    assert pnr._from_log(log)[2] == "router1, 306104 arcs still to route"
+
+
+def test_limit_stops_the_run():
+    os.makedirs(pnr.WORK, exist_ok=True)
+    t0 = time.monotonic()
+    seconds, rss, finished = pnr._timed(["sleep", "30"], "test_limit.log", limit_s=0.5)
+    assert not finished and rss is None
+    assert time.monotonic() - t0 < 10
+    assert pnr._timed(["true"], "test_limit.log")[2]
+    with pytest.raises(RuntimeError, match="false failed"):
+        pnr._timed(["false"], "test_limit.log")
+
+
+def test_table_row_of_a_stopped_run():
+    util, fmax, progress = pnr._from_log(PLACED + "Info: Running router2...\n"
+                                         "Info:     iter=7 wires=1 overused=42 overuse=43\n")
+    r = {"label": "full-parallel", "config": {"d": 128, "b": 3, "t": 4096}, "family": "ecp5",
+         "target_mhz": 150, "utilisation": util, "fmax_mhz": fmax, "critical": None,
+         "routed": False, "finished": False, "router": "--router router2",
+         "progress": f"stopped after 90 min: {progress}", "synth_s": 300, "synth_rss_mb": 9000,
+         "pnr_s": 5400, "pnr_rss_mb": None}
+    row = pnr.table([r])[2]
+    assert "70771 / 83640 (85 %)" in row
+    assert "**no** (stopped after 90 min: router2 iteration 7, 42 wires overused)" in row
+    assert "48.9 MHz, after placement (150)" in row
