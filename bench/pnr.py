@@ -137,7 +137,9 @@ def place_and_route(label, kw, family, mhz, extra=(), fresh=False, limit_min=Non
         "--json", f"{name}.{family}.json", flag, os.path.join("..", "..", "constraints", cons),
         "--freq", str(mhz), "--timing-allow-fail", "--seed", "1", "--threads", "2",
         "--report", f"{name}.{family}.report.json"]
-    parts = [text, cons_text, synth, " ".join(pnr)] + ([f"limit {limit_min}"] if limit_min else [])
+    parts = [text, cons_text, synth, " ".join(pnr)]
+    if limit_min:
+        parts.append(f"limit {float(limit_min)}")
     key = hashlib.sha256("\n".join(parts).encode()).hexdigest()[:20]
     os.makedirs(CACHE, exist_ok=True)
     cached = os.path.join(CACHE, f"{name}.{family}.{key}.json")
