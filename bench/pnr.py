@@ -233,7 +233,8 @@ def table(results):
             f"| {r['label']} ({cfg}) | {BOARD[fam]} | "
             + " | ".join(cells.get(c, "–") for c in ("logic", "FF", "BRAM", "SPRAM", "DSP",
                                                        "LUT RAM"))
-            + f" | {r['router'].replace('--router ', '')} | {routed} | {fmax} ({r['target_mhz']}) | {crit_text} | "
+            + f" | {r['router'].replace('--router ', '')} | {routed} | "
+            + f"{fmax} ({r['target_mhz']}) | {crit_text} | "
             + f"{r['synth_s'] / 60:.1f} min | {r['pnr_s'] / 60:.1f} min | "
             + (f"{rss:.1f} GB" if rss else "–")
             + (" (synthesis; nextpnr's not measured when stopped) |"

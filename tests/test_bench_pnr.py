@@ -69,3 +69,5 @@ def test_table_row_of_a_stopped_run():
     assert "70771 / 83640 (85 %)" in row
     assert "**no** (stopped after 90 min: router2 iteration 7, 42 wires overused)" in row
     assert "48.9 MHz, after placement (150)" in row
+    assert "| router2 |" in row
+    assert "9000" not in row and "8.8 GB (synthesis; nextpnr's not measured when stopped)" in row
