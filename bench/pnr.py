@@ -229,6 +229,8 @@ def table(results):
             fmax += ", after placement"
         cfg = ", ".join(f"{k}={v}" for k, v in r["config"].items())
         rss = max(x or 0 for x in (r["synth_rss_mb"], r["pnr_rss_mb"])) / 1024
+        rss_text = "–" if not rss else f"{rss:.1f} GB" + (
+            " (synthesis; nextpnr's not measured when stopped)" if r["pnr_rss_mb"] is None else "")
         lines.append(
             f"| {r['label']} ({cfg}) | {BOARD[fam]} | "
             + " | ".join(cells.get(c, "–") for c in ("logic", "FF", "BRAM", "SPRAM", "DSP",
@@ -236,9 +238,7 @@ def table(results):
             + f" | {r['router'].replace('--router ', '')} | {routed} | "
             + f"{fmax} ({r['target_mhz']}) | {crit_text} | "
             + f"{r['synth_s'] / 60:.1f} min | {r['pnr_s'] / 60:.1f} min | "
-            + (f"{rss:.1f} GB" if rss else "–")
-            + (" (synthesis; nextpnr's not measured when stopped) |"
-               if rss and r["pnr_rss_mb"] is None else " |"))
+            + f"{rss_text} |")
     return lines
 
 
