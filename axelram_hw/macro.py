@@ -6,14 +6,14 @@ from amaranth.lib.wiring import In, Out
 
 from golden.signs import SignSet, default_signs
 
-from ._stage import check_config
-from .fifo import BufferedFIFO
-from .fwht import SignFlipFWHT
-from .fwht_serial import SerialFWHT
-from .key_encoder import KeyEncoder
-from .read_path import ReadPath
-from .read_path_serial import SerialReadPath
-from .sign_rom import SignRom
+from .front_end.fwht import SignFlipFWHT
+from .front_end.fwht_serial import SerialFWHT
+from .front_end.sign_rom import SignRom
+from .lib.checks import check_config
+from .lib.fifo import BufferedFIFO
+from .read_path.read_path import ReadPath
+from .read_path.read_path_serial import SerialReadPath
+from .write_path.key_encoder import KeyEncoder
 
 __all__ = ["AxelramMacro", "write_layout", "query_layout"]
 

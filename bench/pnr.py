@@ -31,7 +31,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 from amaranth.back import verilog  # noqa: E402
 
-from axelram_hw.pin_harness import PinHarness  # noqa: E402
+from axelram_hw.harness.pin_harness import PinHarness  # noqa: E402
 from golden.config import AxelramConfig  # noqa: E402
 from golden.signs import default_signs  # noqa: E402
 

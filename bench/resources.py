@@ -415,8 +415,8 @@ def breakdown(args, lines, facts):
 # -- index store block RAM -----------------------------------------------------------------------
 
 def index_store(args, lines, facts):
-    from axelram_hw.index_store import IndexStore
-    from axelram_hw.packed_store import PackedIndexStore
+    from axelram_hw.read_path.index_store import IndexStore
+    from axelram_hw.read_path.packed_store import PackedIndexStore
 
     lines += ["## Index store in block RAM and SPRAM", "",
               "The index store alone, synthesised flat: `IndexStore` (lanes > 1: indices "

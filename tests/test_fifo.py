@@ -8,7 +8,7 @@ from amaranth.hdl import Module
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.sim import Simulator
 
-from axelram_hw.fifo import BufferedFIFO
+from axelram_hw.lib.fifo import BufferedFIFO
 
 
 @pytest.mark.parametrize("depth", [2, 3, 5, 8, 53])

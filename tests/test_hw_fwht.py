@@ -9,7 +9,7 @@ from amaranth import ClockDomain, Module
 from amaranth.back import verilog
 from stream_sim import run, sink, source, stream_put
 
-from axelram_hw.fwht import SignFlipFWHT
+from axelram_hw.front_end.fwht import SignFlipFWHT
 from golden.config import AxelramConfig
 from golden.fixed import FixedModel
 from golden.fwht import fwht

@@ -10,7 +10,7 @@ from stream_sim import run, sink, source, stream_put
 from test_hw_fwht import beats, check, expected
 from test_verilator_lint import lint, needs_verilator
 
-from axelram_hw.fwht_serial import SerialFWHT
+from axelram_hw.front_end.fwht_serial import SerialFWHT
 from golden.config import AxelramConfig
 from golden.fixed import FixedModel
 from golden.signs import default_signs

@@ -7,7 +7,7 @@ import pytest
 from amaranth.hdl import ClockDomain, Module
 from stream_sim import run, source
 
-from axelram_hw.index_store import IndexStore
+from axelram_hw.read_path.index_store import IndexStore
 from golden.config import AxelramConfig
 from golden.fixed import FixedModel, to_fixed
 from golden.signs import default_signs

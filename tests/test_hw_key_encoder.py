@@ -12,9 +12,9 @@ from hw_keys import key_beats, make_keys
 from stream_sim import run, sink, source
 from test_verilator_lint import lint, needs_verilator
 
-from axelram_hw.key_encoder import KeyEncoder, norm_word_layout
-from axelram_hw.norm_serial import SerialNormUnit
-from axelram_hw.thresholds_serial import SerialThresholdUnit
+from axelram_hw.write_path.key_encoder import KeyEncoder, norm_word_layout
+from axelram_hw.write_path.norm_iterative import SerialNormUnit
+from axelram_hw.write_path.thresholds_iterative import SerialThresholdUnit
 from golden.config import AxelramConfig
 from golden.fixed import FixedModel
 

@@ -8,8 +8,8 @@ import pytest
 from hw_keys import key_beats, make_keys
 from stream_sim import run, sink, source
 
-from axelram_hw.norm import NormUnit
-from axelram_hw.norm_serial import SerialNormUnit
+from axelram_hw.write_path.norm import NormUnit
+from axelram_hw.write_path.norm_iterative import SerialNormUnit
 from golden.config import AxelramConfig
 from golden.fixed import encode_norm, root
 

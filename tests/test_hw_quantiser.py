@@ -10,9 +10,9 @@ from amaranth import unsigned
 from hw_keys import make_keys
 from stream_sim import run, sink, source
 
-from axelram_hw.quantiser import Quantiser
-from axelram_hw.thresholds import ThresholdUnit
-from axelram_hw.thresholds_serial import SerialThresholdUnit
+from axelram_hw.write_path.quantiser import Quantiser
+from axelram_hw.write_path.thresholds import ThresholdUnit
+from axelram_hw.write_path.thresholds_iterative import SerialThresholdUnit
 from golden.config import AxelramConfig
 from golden.fixed import FixedModel, quantise, root, scaled_thresholds
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from stream_sim import run, source, stream_get
 
-from axelram_hw.query_table import QueryTableBuilder
+from axelram_hw.read_path.query_table import QueryTableBuilder
 from golden.config import AxelramConfig
 from golden.fixed import FixedModel, to_fixed
 from golden.signs import default_signs

@@ -13,8 +13,8 @@ from amaranth.back import verilog
 from amaranth.hdl import ClockDomain, Module, Signal, signed, unsigned
 from stream_sim import run, sink, source
 
-from axelram_hw._stage import product_terms
-from axelram_hw.read_path import ReadPath
+from axelram_hw.lib.multiply import product_terms
+from axelram_hw.read_path.read_path import ReadPath
 from golden.config import AxelramConfig
 from golden.fixed import FixedModel, StoredKeys, to_fixed
 from golden.signs import default_signs

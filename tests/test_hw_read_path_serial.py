@@ -42,10 +42,10 @@ from test_hw_read_path import (
 from test_hw_read_path import run_traffic as shared_run_traffic
 from test_verilator_lint import lint, needs_verilator
 
-from axelram_hw.packed_store import PackedIndexStore, coords_per_word, words_per_key
-from axelram_hw.query_table_serial import SerialQueryTableBuilder
-from axelram_hw.read_path_serial import SerialReadPath
-from axelram_hw.scorer_serial import SerialScorer
+from axelram_hw.read_path.packed_store import PackedIndexStore, coords_per_word, words_per_key
+from axelram_hw.read_path.query_table_serial import SerialQueryTableBuilder
+from axelram_hw.read_path.read_path_serial import SerialReadPath
+from axelram_hw.read_path.scorer_serial import SerialScorer
 from golden.config import AxelramConfig
 from golden.fixed import FixedModel, StoredKeys, to_fixed
 from golden.signs import default_signs

@@ -3,7 +3,7 @@
 from amaranth.back import verilog
 from amaranth.sim import Simulator
 
-from axelram_hw.pin_harness import PinHarness
+from axelram_hw.harness.pin_harness import PinHarness
 from golden.config import AxelramConfig
 
 

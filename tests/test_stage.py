@@ -6,7 +6,7 @@ import pytest
 from amaranth.hdl import Module, Signal, signed, unsigned
 from amaranth.sim import Simulator
 
-from axelram_hw._stage import DSP_CHUNK, pipelined_product, product_latency
+from axelram_hw.lib.multiply import DSP_CHUNK, pipelined_product, product_latency
 
 CASES = [  # (a shape, b shape or constant)
     (signed(16), signed(16)),        # one chunk each: the key squarer

@@ -92,27 +92,27 @@ def build_block(cfg, signs, block):
         return AxelramMacro(cfg, signs)
     if block == "fwht":
         if cfg.lanes == 1:
-            from axelram_hw.fwht_serial import SerialFWHT
+            from axelram_hw.front_end.fwht_serial import SerialFWHT
             return SerialFWHT(cfg)
-        from axelram_hw.fwht import SignFlipFWHT
+        from axelram_hw.front_end.fwht import SignFlipFWHT
         return SignFlipFWHT(cfg)
     if block == "norm":
-        from axelram_hw.norm import NormUnit
-        from axelram_hw.norm_serial import SerialNormUnit
+        from axelram_hw.write_path.norm import NormUnit
+        from axelram_hw.write_path.norm_iterative import SerialNormUnit
         # the unit the encoder uses: iterative at lanes = 1 when it keeps up with d clocks
         if cfg.lanes == 1 and SerialNormUnit.interval_of(cfg) <= cfg.d:
             return SerialNormUnit(cfg)
         return NormUnit(cfg)
     if block == "quantiser":
-        from axelram_hw.quantiser import Quantiser
+        from axelram_hw.write_path.quantiser import Quantiser
         return Quantiser(cfg)
     if block == "key_encoder":
-        from axelram_hw.key_encoder import KeyEncoder
+        from axelram_hw.write_path.key_encoder import KeyEncoder
         return KeyEncoder(cfg)
     if cfg.lanes == 1:
-        from axelram_hw.read_path_serial import SerialReadPath
+        from axelram_hw.read_path.read_path_serial import SerialReadPath
         return SerialReadPath(cfg)
-    from axelram_hw.read_path import ReadPath
+    from axelram_hw.read_path.read_path import ReadPath
     return ReadPath(cfg)
 
 

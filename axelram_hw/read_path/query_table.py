@@ -43,7 +43,8 @@ from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from ._stage import check_config, pipelined_product, product_latency
+from ..lib.checks import check_config
+from ..lib.multiply import pipelined_product, product_latency
 
 __all__ = ["QueryTableBuilder", "table_banks", "table_row_layout", "query_beat_layout"]
 

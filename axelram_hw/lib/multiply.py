@@ -1,54 +1,13 @@
-"""Small helpers shared by the gateware blocks: the configuration check, pipeline registers and
-pipelined multipliers."""
+"""Pipelined multipliers built from DSP-sized partial products."""
 
 from amaranth import Const, Signal, Value, signed, unsigned
 
-from golden.config import AxelramConfig
-
-__all__ = ["check_config", "check_serial_config", "stage_reg", "pipelined_product",
-           "product_latency", "product_terms", "DSP_CHUNK"]
+__all__ = ["pipelined_product", "product_latency", "product_terms", "DSP_CHUNK"]
 
 #: Operand bits per multiplier chunk. A 15-bit unsigned chunk is a 16-bit signed one, so every
 #: partial product fits one DSP on each supported family (iCE40 SB_MAC16: 16 x 16; ECP5
 #: MULT18X18D: 18 x 18) and no multiplier is split into DSPs joined by adders in one clock.
 DSP_CHUNK = 15
-
-
-def check_config(component, cfg):
-    """Return ``cfg``; raise ``TypeError`` unless it is an :class:`~golden.config.AxelramConfig`.
-
-    ``component`` is the block being constructed: on error it is marked so that Amaranth does not
-    also warn that it was never elaborated.
-    """
-    if not isinstance(cfg, AxelramConfig):
-        component._MustUse__silence = True
-        raise TypeError(f"cfg must be an AxelramConfig, not {cfg!r}")
-    return cfg
-
-
-def check_serial_config(component, cfg, alternative="the folded blocks (lanes > 1)"):
-    """:func:`check_config`, and ``ValueError`` unless ``cfg.lanes == 1``: for the
-    coordinate-serial blocks; ``alternative`` names what to use instead."""
-    check_config(component, cfg)
-    if cfg.lanes != 1:
-        component._MustUse__silence = True
-        raise ValueError(f"{type(component).__name__} needs lanes=1 (one coordinate per beat), "
-                         f"not lanes={cfg.lanes}; use {alternative}")
-    return cfg
-
-
-def stage_reg(m, name, value, shape=None, *, reset_less=True):
-    """A pipeline register named ``name`` loaded with ``value`` on every ``sync`` clock.
-
-    Call it inside the block's ``with m.If(en):`` so that the global enable gates it. ``shape``
-    defaults to the shape of ``value``; a narrower shape truncates. Data registers have no reset
-    (a reset clears the valid bits, which is all that "no partial vector" needs, and keeps the
-    reset fan-out small); pass ``reset_less=False`` for valid bits and other control state.
-    """
-    reg = Signal(shape if shape is not None else Value.cast(value).shape(), name=name,
-                 reset_less=reset_less)
-    m.d.sync += reg.eq(value)
-    return reg
 
 
 def _chunks(value):

@@ -42,7 +42,7 @@ is built while the current command is scored; all latencies are fixed.
 from amaranth.hdl import Module
 from amaranth.lib import wiring
 
-from ._stage import check_serial_config
+from ..lib.checks import check_serial_config
 from .packed_store import PackedIndexStore
 from .query_table_serial import SerialQueryTableBuilder
 from .read_path import join_read_path, read_path_members

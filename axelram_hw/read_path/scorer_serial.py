@@ -59,7 +59,8 @@ from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ._stage import check_serial_config, pipelined_product, product_latency
+from ..lib.checks import check_serial_config
+from ..lib.multiply import pipelined_product, product_latency
 from .index_store import norm_layout
 from .packed_store import coords_per_word, packed_word_layout, words_per_key
 from .scorer import score_layout, scorer_command_layout

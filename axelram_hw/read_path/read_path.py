@@ -38,7 +38,7 @@ from amaranth.hdl import Module
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ._stage import check_config
+from ..lib.checks import check_config
 from .index_store import IndexStore, write_layout
 from .query_table import QueryTableBuilder, query_beat_layout
 from .scorer import Scorer, score_layout

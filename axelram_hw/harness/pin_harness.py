@@ -4,7 +4,7 @@ from amaranth import Cat, Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from .macro import AxelramMacro
+from ..macro import AxelramMacro
 
 __all__ = ["PinHarness"]
 

@@ -51,7 +51,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from ._stage import check_serial_config
+from ..lib.checks import check_serial_config
 from .index_store import norm_layout, write_layout
 
 __all__ = ["PackedIndexStore", "coords_per_word", "words_per_key", "packed_word_layout"]

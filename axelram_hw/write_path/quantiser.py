@@ -7,7 +7,8 @@ from amaranth import C, Cat, Module, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ._stage import check_config, stage_reg
+from ..lib.checks import check_config
+from ..lib.pipeline import stage_reg
 from .thresholds import threshold_layout
 
 __all__ = ["Quantiser", "quantiser_layout", "index_layout", "rotated_beat_layout"]

@@ -7,7 +7,7 @@ from amaranth import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ._stage import check_serial_config
+from ..lib.checks import check_serial_config
 from .norm import key_beat_layout, norm_layout
 
 __all__ = ["SerialNormUnit"]

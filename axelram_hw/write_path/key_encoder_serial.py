@@ -6,13 +6,13 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from ._stage import check_serial_config
+from ..lib.checks import check_serial_config
 from .key_encoder import _Sideband, encoded_layout, norm_word_layout
 from .norm import NormUnit, key_beat_layout
-from .norm_serial import SerialNormUnit
+from .norm_iterative import SerialNormUnit
 from .quantiser import _thermometer_to_binary, rotated_beat_layout
 from .thresholds import ThresholdUnit, threshold_layout
-from .thresholds_serial import SerialThresholdUnit
+from .thresholds_iterative import SerialThresholdUnit
 
 __all__ = ["SerialKeyEncoder"]
 

@@ -4,8 +4,8 @@ from amaranth import Cat, Module, Shape, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ._stage import check_config
-from .fifo import BufferedFIFO
+from ..lib.checks import check_config
+from ..lib.fifo import BufferedFIFO
 from .norm import NormUnit, key_beat_layout
 from .quantiser import Quantiser, index_layout, rotated_beat_layout
 from .thresholds import ThresholdUnit, threshold_layout

@@ -9,7 +9,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from ._stage import check_serial_config
+from ..lib.checks import check_serial_config
 from .fwht import fwht_in_layout, fwht_out_layout
 
 __all__ = ["SerialFWHT"]

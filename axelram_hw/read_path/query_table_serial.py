@@ -50,7 +50,8 @@ from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from ._stage import check_serial_config, pipelined_product, product_latency
+from ..lib.checks import check_serial_config
+from ..lib.multiply import pipelined_product, product_latency
 from .query_table import query_beat_layout
 
 __all__ = ["SerialQueryTableBuilder"]

@@ -7,7 +7,7 @@ from amaranth import Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ._stage import check_config
+from ..lib.checks import check_config
 from .thresholds import root_layout, threshold_layout
 
 __all__ = ["SerialThresholdUnit"]

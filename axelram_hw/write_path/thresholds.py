@@ -7,7 +7,9 @@ from amaranth import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ._stage import check_config, pipelined_product, product_latency, stage_reg
+from ..lib.checks import check_config
+from ..lib.multiply import pipelined_product, product_latency
+from ..lib.pipeline import stage_reg
 
 __all__ = ["ThresholdUnit", "root_layout", "threshold_layout"]
 

@@ -50,8 +50,9 @@ from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ._stage import check_config, pipelined_product, product_latency
-from .fifo import BufferedFIFO
+from ..lib.checks import check_config
+from ..lib.fifo import BufferedFIFO
+from ..lib.multiply import pipelined_product, product_latency
 from .index_store import norm_layout
 from .query_table import table_banks, table_row_layout
 

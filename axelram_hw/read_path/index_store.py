@@ -27,7 +27,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from ._stage import check_config
+from ..lib.checks import check_config
 
 __all__ = ["IndexStore", "write_layout", "norm_layout"]
 

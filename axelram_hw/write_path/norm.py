@@ -7,7 +7,8 @@ from amaranth import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ._stage import check_config, stage_reg
+from ..lib.checks import check_config
+from ..lib.pipeline import stage_reg
 
 __all__ = ["NormUnit", "key_beat_layout", "norm_layout"]
 

@@ -1,0 +1,1 @@
+"""The write path: a rotated key's norm, norm-scaled thresholds and Lloyd–Max indices."""
