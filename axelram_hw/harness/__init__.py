@@ -1,0 +1,1 @@
+"""Measurement and board harnesses around the macro."""
