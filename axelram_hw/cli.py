@@ -3,22 +3,17 @@
 Every sub-command lives in its own module that defines ``add_parser(subparsers)``; that function
 registers the sub-command's arguments and sets ``func`` (called with the parsed arguments, returns
 an exit code). Heavy imports (amaranth, torch, transformers) happen inside ``func`` so that
-``axelram --help`` stays fast.
+``axelram --help`` stays fast. :data:`COMMANDS` is the one place that registers them.
 """
 
 import argparse
-import importlib
 import sys
 
-#: (module, sub-command) in the order ``--help`` lists them.
-COMMAND_MODULES = (
-    "golden.commands.codebook",
-    "golden.commands.ops",
-    "axelram_hw.commands.verilog",
-    "golden.commands.kvdump",
-    "golden.commands.calibrate",
-    "golden.commands.evaluate",
-)
+from axelram_hw.commands import verilog
+from golden.commands import calibrate, codebook, evaluate, kvdump, ops
+
+#: The sub-command modules, in the order ``--help`` lists them.
+COMMANDS = (codebook, ops, verilog, kvdump, calibrate, evaluate)
 
 
 class UserError(Exception):
@@ -32,8 +27,8 @@ def build_parser():
                     "evaluation. Run 'axelram <command> --help' for the options of one command.",
     )
     sub = parser.add_subparsers(dest="command", metavar="<command>", required=True)
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).add_parser(sub)
+    for command in COMMANDS:
+        command.add_parser(sub)
     return parser
 
 

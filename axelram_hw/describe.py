@@ -13,7 +13,9 @@ from amaranth.lib.wiring import Flow
 
 from golden.signs import rom_words
 
-__all__ = ["describe", "ports", "architecture", "FORMAT"]
+from .read_path.factory import read_path_class
+
+__all__ = ["describe", "ports", "FORMAT"]
 
 FORMAT = "axelram-hw-description/1"
 
@@ -94,23 +96,6 @@ def _walk(signature, path=()):
             yield path + (name,), member, member.flow
 
 
-def architecture(cfg):
-    """Which micro-architecture ``cfg.lanes`` selects, and how the index store is built."""
-    if cfg.lanes == 1:
-        return {
-            "form": "coordinate-serial (lanes = 1): one coordinate per clock, iterative norm "
-                    "root and thresholds, block-RAM FWHT delay lines and tables",
-            "index_store": "single-ported memory of 16-coordinate words (iCE40: SB_SPRAM256KA),"
-                           " not initialised (memory *_noinit): a never-written slot scores 0 "
-                           "because its norm word (a separate, zero-initialised block RAM) is 0",
-        }
-    form = ("fully parallel (lanes = d): one key per clock" if cfg.lanes == cfg.d else
-            f"folded ({cfg.lanes} lanes, {cfg.beats} clocks per key)")
-    return {"form": form,
-            "index_store": "dual-ported block RAM, zero-initialised (a never-written slot "
-                           "scores 0)"}
-
-
 def describe(component, cfg, *, verilog_name, block, signs=None, timing=None):
     """The description dictionary of one generated design."""
     doc = {
@@ -135,7 +120,7 @@ def describe(component, cfg, *, verilog_name, block, signs=None, timing=None):
                          f"{cfg.row_width} bits per key",
             "docs": "docs/number-formats.md",
         },
-        "architecture": architecture(cfg),
+        "architecture": read_path_class(cfg).architecture(cfg),
         "timing": {"clocks_per_key_write": cfg.beats, "clocks_per_key_score": cfg.beats,
                    **(timing or {})},
         "roms": {

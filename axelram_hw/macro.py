@@ -6,14 +6,12 @@ from amaranth.lib.wiring import In, Out
 
 from golden.signs import SignSet, default_signs
 
-from .front_end.fwht import SignFlipFWHT
-from .front_end.fwht_serial import SerialFWHT
+from .front_end.factory import make_rotation
 from .front_end.sign_rom import SignRom
 from .lib.checks import check_config
 from .lib.fifo import BufferedFIFO
-from .read_path.read_path import ReadPath
-from .read_path.read_path_serial import SerialReadPath
-from .write_path.key_encoder import KeyEncoder
+from .read_path.factory import make_read_path
+from .write_path.factory import make_key_encoder
 
 __all__ = ["AxelramMacro", "write_layout", "query_layout"]
 
@@ -76,10 +74,11 @@ class AxelramMacro(wiring.Component):
       sign ROM is read asynchronously: LUTs); the stream multiplexer, the sign XOR and the
       FWHT's sign-flip adder are the first register stage.
     * ``lanes < d``: one input register stage while the sign ROM (block RAM) is read.
-    * ``lanes = 1``: the coordinate-serial blocks (:class:`~axelram_hw.fwht_serial.SerialFWHT`,
-      the serial :class:`~axelram_hw.key_encoder.KeyEncoder`,
-      :class:`~axelram_hw.read_path_serial.SerialReadPath` with its single-ported, SPRAM-mapped
-      index store), same interface and contract.
+    * ``lanes = 1``: the coordinate-serial twins, picked by each path's factory
+      (:class:`~axelram_hw.front_end.fwht_serial.SerialFWHT`,
+      :class:`~axelram_hw.write_path.key_encoder_serial.SerialKeyEncoder`,
+      :class:`~axelram_hw.read_path.read_path_serial.SerialReadPath` with its single-ported,
+      SPRAM-mapped index store), same signatures and contracts.
     * Flow control: a beat enters only when every block it goes to has room for it (the
       encoder's key credits, the read path taking queries, the side FIFOs), so for
       ``lanes > 1`` the FWHT, the norm and threshold pipelines and the encoder's output are
@@ -117,7 +116,8 @@ class AxelramMacro(wiring.Component):
     -------
     write : In(stream.Signature(write_layout(cfg)))
     query : In(stream.Signature(query_layout(cfg)))
-    score : Out(stream.Signature(ReadPath score layout))
+    score : Out(stream.Signature(score_layout(cfg)))
+        (:func:`~axelram_hw.read_path.interface.score_layout`)
         ``{mant, exp, slot, last, oob}``; value ``mant * 2**(exp + cfg.score_exp_offset)``.
     """
 
@@ -130,10 +130,10 @@ class AxelramMacro(wiring.Component):
         signs.check(cfg.d, cfg.layers)
         self.cfg = cfg
         self.signs = signs
-        # lanes = 1: the coordinate-serial blocks (same members and contracts)
-        self._fwht = SerialFWHT(cfg) if cfg.lanes == 1 else SignFlipFWHT(cfg)
-        self._encoder = KeyEncoder(cfg)
-        self._read = SerialReadPath(cfg) if cfg.lanes == 1 else ReadPath(cfg)
+        # each path's factory picks its micro-architecture (lanes = 1: coordinate-serial)
+        self._fwht = make_rotation(cfg)
+        self._encoder = make_key_encoder(cfg)
+        self._read = make_read_path(cfg)
         # The FWHT runs beside the encoder's norm unit (and is shorter); the rotated beats wait
         # in the encoder's FIFO. Stage 1 (folded only), the encoder, then the beats of one key
         # in and out.

@@ -1,6 +1,6 @@
 """Synthesis resource counts of the AXELRAM macro (yosys synth_ecp5 / synth_ice40) -> markdown.
 
-Generates each configuration's Verilog with ``axelram_hw.commands.verilog.generate``, synthesises
+Generates each configuration's Verilog with ``axelram_hw.generate.generate``, synthesises
 it with YoWASP Yosys and writes docs/resources.md:
 
 * cell counts by kind (LUTs, flip-flops, carries, LUT RAM, block RAM, SPRAM, DSPs) per
@@ -38,7 +38,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 from amaranth.back import verilog  # noqa: E402
 
-from axelram_hw.commands.verilog import default_name, generate  # noqa: E402
+from axelram_hw.generate import default_name, generate  # noqa: E402
 from golden.config import AxelramConfig  # noqa: E402
 from golden.signs import default_signs  # noqa: E402
 
@@ -431,7 +431,7 @@ def index_store(args, lines, facts):
         cfg = AxelramConfig(**kw)
         name = default_name(cfg, "index_store")
         if cfg.lanes == 1:
-            from axelram_hw.commands.verilog import drop_noinit_initialisers
+            from axelram_hw.generate import drop_noinit_initialisers
             store = PackedIndexStore(cfg)
             words = cfg.t * max(1, cfg.d // 16)
             mems = [(words, min(cfg.d, 16) * cfg.b), (cfg.t, cfg.norm_width)]

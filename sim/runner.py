@@ -80,9 +80,9 @@ def icarus_source(verilog, out_dir):
 
 def generate_design(cfg, signs, block, out_dir, name=None):
     """Write ``<name>.v`` and ``<name>.json`` into ``out_dir`` with
-    ``axelram_hw.commands.verilog.generate`` (``signs=None``: generator seed 0, as the CLI);
+    ``axelram_hw.generate.generate`` (``signs=None``: generator seed 0, as the CLI);
     returns the Verilog path."""
-    from axelram_hw.commands.verilog import default_name, generate
+    from axelram_hw.generate import default_name, generate
     from golden.signs import default_signs, rom_words
 
     if signs is None:

@@ -132,7 +132,7 @@ def test_lanes1_index_store_has_no_initialiser(tmp_path):
 
 
 def test_drop_noinit_initialisers_only_touches_noinit_memories():
-    from axelram_hw.commands.verilog import drop_noinit_initialisers
+    from axelram_hw.generate import drop_noinit_initialisers
     text = ("  reg [7:0] a_noinit [1:0];\n  initial begin\n    a_noinit[0] = 8'h00;\n"
             "    a_noinit[1] = 8'h00;\n  end\n  reg [7:0] b [1:0];\n  initial begin\n"
             "    b[0] = 8'h01;\n    b[1] = 8'h00;\n  end\n")

@@ -51,21 +51,21 @@ def reader(dut, cfg, got, rng):
         for slot in range(cfg.t):
             words = []
             for c in range(cfg.beats):
-                ctx.set(dut.idx_raddr, slot * cfg.beats + c)
-                ctx.set(dut.idx_ren, 1)
-                ctx.set(dut.norm_raddr, slot)
-                ctx.set(dut.norm_ren, c == 0)
+                ctx.set(dut.idx.addr, slot * cfg.beats + c)
+                ctx.set(dut.idx.en, 1)
+                ctx.set(dut.norm.addr, slot)
+                ctx.set(dut.norm.en, c == 0)
                 await ctx.tick()
-                ctx.set(dut.idx_ren, 0)
-                ctx.set(dut.norm_ren, 0)
+                ctx.set(dut.idx.en, 0)
+                ctx.set(dut.norm.en, 0)
                 # the registered read holds while the enable is low, whatever the address
-                ctx.set(dut.idx_raddr, rng.randrange(cfg.t * cfg.beats))
-                ctx.set(dut.norm_raddr, rng.randrange(cfg.t))
+                ctx.set(dut.idx.addr, rng.randrange(cfg.t * cfg.beats))
+                ctx.set(dut.norm.addr, rng.randrange(cfg.t))
                 for _ in range(rng.randrange(3)):
                     await ctx.tick()
-                words.append(ctx.get(dut.idx_rdata.as_value()))
+                words.append(ctx.get(dut.idx.word.as_value()))
                 if c == 0:
-                    norm = ctx.get(dut.norm_rdata)
+                    norm = ctx.get(dut.norm.word)
             got.append((words, int(norm.mant), int(norm.exp)))
     return testbench
 

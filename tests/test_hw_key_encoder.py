@@ -12,9 +12,10 @@ from hw_keys import key_beats, make_keys
 from stream_sim import run, sink, source
 from test_verilator_lint import lint, needs_verilator
 
-from axelram_hw.write_path.key_encoder import KeyEncoder, norm_word_layout
-from axelram_hw.write_path.norm_iterative import SerialNormUnit
-from axelram_hw.write_path.thresholds_iterative import SerialThresholdUnit
+from axelram_hw.write_path.factory import make_key_encoder
+from axelram_hw.write_path.interface import norm_word_layout
+from axelram_hw.write_path.norm_iterative import IterativeNormUnit
+from axelram_hw.write_path.thresholds_iterative import IterativeThresholdUnit
 from golden.config import AxelramConfig
 from golden.fixed import FixedModel
 
@@ -57,7 +58,7 @@ def delayed(cycles, testbench):
 
 
 def run_encoder(cfg, keys, *, seed, p=0.6, key_delay=0, u_delay=0):
-    dut = KeyEncoder(cfg)
+    dut = make_key_encoder(cfg)
     u = FixedModel(cfg).rotate(keys, 0)
     got = []
     n = len(keys) * cfg.beats
@@ -118,7 +119,7 @@ def test_key_encoder_back_to_back(name):
     This is the case the ``u`` FIFO depth is derived for.
     """
     cfg = AxelramConfig(**CONFIGS[name])
-    dut = KeyEncoder(cfg)
+    dut = make_key_encoder(cfg)
     # Long enough that the u FIFO fills several times over.
     keys = make_keys(cfg, np.random.default_rng(2), n_random=4 * dut.u_depth // cfg.beats)
     u = FixedModel(cfg).rotate(keys, 0)
@@ -150,7 +151,7 @@ def test_key_encoder_reset_mid_traffic():
     after = make_keys(cfg, rng, n_random=6)
     model = FixedModel(cfg)
     rst = Signal()
-    dut = KeyEncoder(cfg)
+    dut = make_key_encoder(cfg)
     top = ResetInserter(rst)(dut)
     phase = {"done": 0, "reset": False}
     got = []
@@ -236,14 +237,14 @@ def serial_config(name, **kw):
 def test_serial_encoder_fallback_rule(name):
     """Iterative units where their interval fits in d clocks, the pipelined ones elsewhere."""
     cfg = serial_config(name)
-    dut = KeyEncoder(cfg)
-    serial = dut._serial
-    assert (serial.serial_norm, serial.serial_thresholds) == SERIAL_RULE[name]
-    assert serial.serial_norm == (SerialNormUnit.interval_of(cfg) <= cfg.d)
+    dut = make_key_encoder(cfg)
+    serial = dut
+    assert (serial.iterative_norm, serial.iterative_thresholds) == SERIAL_RULE[name]
+    assert serial.iterative_norm == (IterativeNormUnit.interval_of(cfg) <= cfg.d)
     if cfg.b > 1:
-        assert serial.serial_thresholds == (SerialThresholdUnit.interval_of(cfg) <= cfg.d)
+        assert serial.iterative_thresholds == (IterativeThresholdUnit.interval_of(cfg) <= cfg.d)
     norm = type(serial._norm).__name__
-    assert norm == ("SerialNormUnit" if serial.serial_norm else "NormUnit")
+    assert norm == ("IterativeNormUnit" if serial.iterative_norm else "NormUnit")
     Fragment.get(dut, None)  # elaborates
 
 
@@ -281,7 +282,7 @@ def test_serial_encoder_back_to_back(name):
     """Keys and u forked from one source, never stalled: one output beat per clock and one
     key per d clocks, the first output ``latency`` clocks after the first key's last beat."""
     cfg = serial_config(name)
-    dut = KeyEncoder(cfg)
+    dut = make_key_encoder(cfg)
     keys = make_keys(cfg, np.random.default_rng(2), n_random=4 if cfg.d >= 64 else 12)
     u = FixedModel(cfg).rotate(keys, 0)
     got, stamps = [], []
@@ -307,13 +308,13 @@ def test_serial_encoder_back_to_back(name):
 
 def test_serial_encoder_latency_formula():
     cfg = serial_config("d128_b3")
-    dut = KeyEncoder(cfg)
-    norm = SerialNormUnit(cfg)
-    thresholds = SerialThresholdUnit(cfg, norm_word_layout(cfg))
+    dut = make_key_encoder(cfg)
+    norm = IterativeNormUnit(cfg)
+    thresholds = IterativeThresholdUnit(cfg, norm_word_layout(cfg))
     assert dut.latency == norm.latency + thresholds.latency + 3 == 87
     assert dut.u_depth == 256
-    b1 = KeyEncoder(serial_config("d128_b1"))
-    b1_norm = SerialNormUnit(b1.cfg)
+    b1 = make_key_encoder(serial_config("d128_b1"))
+    b1_norm = IterativeNormUnit(b1.cfg)
     assert b1.latency == b1_norm.latency + 3
     for block in (dut, b1, norm, thresholds, b1_norm):
         Fragment.get(block, None)  # elaborates
@@ -327,7 +328,7 @@ def test_serial_encoder_reset_mid_traffic():
     after = make_keys(cfg, rng, n_random=2)
     model = FixedModel(cfg)
     rst = Signal()
-    dut = KeyEncoder(cfg)
+    dut = make_key_encoder(cfg)
     top = ResetInserter(rst)(dut)
     phase = {"done": 0, "reset": False}
     got, pre_got = [], []
@@ -381,7 +382,7 @@ def test_serial_encoder_reset_mid_traffic():
 def test_serial_encoder_lints(tmp_path, name, antisymmetric):
     """Verilator ``-Wall`` with the documented waivers only."""
     top = f"key_encoder_{name}"
-    dut = KeyEncoder(serial_config(name, antisymmetric=antisymmetric))
+    dut = make_key_encoder(serial_config(name, antisymmetric=antisymmetric))
     (tmp_path / f"{top}.v").write_text(verilog.convert(dut, name=top, emit_src=False))
     rc, issues, out = lint(f"{top}.v", top, tmp_path)
     assert rc == 0 and not issues, out[:4000]

@@ -1,4 +1,4 @@
-"""NormUnit and SerialNormUnit against golden.fixed.root and golden.fixed.encode_norm, bit for
+"""NormUnit and IterativeNormUnit against golden.fixed.root and golden.fixed.encode_norm, bit for
 bit."""
 
 import random
@@ -9,7 +9,7 @@ from hw_keys import key_beats, make_keys
 from stream_sim import run, sink, source
 
 from axelram_hw.write_path.norm import NormUnit
-from axelram_hw.write_path.norm_iterative import SerialNormUnit
+from axelram_hw.write_path.norm_iterative import IterativeNormUnit
 from golden.config import AxelramConfig
 from golden.fixed import encode_norm, root
 
@@ -97,7 +97,7 @@ def test_norm_every_small_sum(sqrt_mant, norm_mant):
     check(cfg, keys, got)
 
 
-# -- SerialNormUnit (lanes = 1): one squarer, an accumulator, a bit-serial root ---------------
+# -- IterativeNormUnit (lanes = 1): one squarer, an accumulator, a bit-serial root ---------------
 
 SERIAL_CONFIGS = {
     "d128_b3": dict(d=128, b=3),
@@ -120,7 +120,7 @@ def test_serial_norm_bit_exact(name, seed):
     cfg = serial_config(name)
     keys = make_keys(cfg, np.random.default_rng(sum(map(ord, name)) + seed),
                      n_random=10 if cfg.d >= 64 else 40)
-    dut = SerialNormUnit(cfg)
+    dut = IterativeNormUnit(cfg)
     got = []
     p_valid, p_ready = [(0.7, 0.5), (0.95, 0.2)][seed]
     run(dut,
@@ -137,7 +137,7 @@ def test_serial_norm_one_key_per_d_clocks(name):
     the first ``latency`` clocks after the first key's last beat."""
     cfg = serial_config(name)
     keys = make_keys(cfg, np.random.default_rng(5), n_random=6)
-    dut = SerialNormUnit(cfg)
+    dut = IterativeNormUnit(cfg)
     assert dut.interval <= cfg.d
     got, in_stamps, out_stamps = [], [], []
 
@@ -166,7 +166,7 @@ def test_serial_norm_interval_is_tight():
     """At interval = d + 1 back-to-back keys stall the input once per key."""
     cfg = AxelramConfig(d=32, b=3, lanes=1, sqrt_mant=14)
     keys = make_keys(cfg, np.random.default_rng(6), n_random=4)
-    dut = SerialNormUnit(cfg)
+    dut = IterativeNormUnit(cfg)
     assert dut.interval == cfg.d + 1
     got, stamps = [], []
 
@@ -192,7 +192,7 @@ def test_serial_norm_every_small_sum(sqrt_mant, norm_mant):
     keys = np.zeros((a.size + 1, 4), dtype=np.int64)
     keys[:-1, 0], keys[:-1, 1] = a.ravel(), b.ravel()
     keys[-1] = -32
-    dut = SerialNormUnit(cfg)
+    dut = IterativeNormUnit(cfg)
     got = []
     run(dut, source(dut.i, key_beats(cfg, keys)),
         sink(dut.o, len(keys), got, tail=dut.latency + 4),
@@ -201,8 +201,8 @@ def test_serial_norm_every_small_sum(sqrt_mant, norm_mant):
 
 
 def test_serial_norm_rejects_lanes():
-    with pytest.raises(ValueError, match=r"^SerialNormUnit needs lanes=1 \(one coordinate per "
+    with pytest.raises(ValueError, match=r"^IterativeNormUnit needs lanes=1 \(one coordinate per "
                                          r"beat\), not lanes=2; use NormUnit$"):
-        SerialNormUnit(AxelramConfig(d=8, b=3, lanes=2))
+        IterativeNormUnit(AxelramConfig(d=8, b=3, lanes=2))
     with pytest.raises(TypeError, match=r"^cfg must be an AxelramConfig, not 3$"):
-        SerialNormUnit(3)
+        IterativeNormUnit(3)

@@ -1,4 +1,4 @@
-"""Quantiser, ThresholdUnit and SerialThresholdUnit against golden.fixed, bit for bit (the
+"""Quantiser, ThresholdUnit and IterativeThresholdUnit against golden.fixed, bit for bit (the
 quantiser in both forms)."""
 
 import dataclasses
@@ -12,7 +12,7 @@ from stream_sim import run, sink, source
 
 from axelram_hw.write_path.quantiser import Quantiser
 from axelram_hw.write_path.thresholds import ThresholdUnit
-from axelram_hw.write_path.thresholds_iterative import SerialThresholdUnit
+from axelram_hw.write_path.thresholds_iterative import IterativeThresholdUnit
 from golden.config import AxelramConfig
 from golden.fixed import FixedModel, quantise, root, scaled_thresholds
 
@@ -123,7 +123,7 @@ def test_quantiser_rejects_bad_config():
         Quantiser(cfg)
 
 
-# -- SerialThresholdUnit: bit-serial products, one key per `interval` clocks ------------------
+# -- IterativeThresholdUnit: bit-serial products, one key per `interval` clocks ------------------
 
 def root_extremes(cfg, keys):
     """Roots of ``keys`` and of every exponent with the smallest and the largest mantissa."""
@@ -147,7 +147,7 @@ def test_serial_thresholds_bit_exact(name, seed):
     m, z = root_extremes(cfg, make_keys(cfg, np.random.default_rng(sum(map(ord, name))),
                                         n_random=20))
     lo = scaled_thresholds(cfg, m, z)
-    dut = SerialThresholdUnit(cfg, unsigned(8))
+    dut = IterativeThresholdUnit(cfg, unsigned(8))
     got = []
     p_valid, p_ready = [(0.6, 0.6), (0.95, 0.2)][seed]
     run(dut,
@@ -165,7 +165,7 @@ def test_serial_thresholds_interval_and_latency(name):
     """Roots back to back: one result every ``interval`` clocks, ``latency`` after its root."""
     cfg = AxelramConfig(**CONFIGS[name])
     m, z = root_extremes(cfg, make_keys(cfg, np.random.default_rng(2), n_random=4))
-    dut = SerialThresholdUnit(cfg, unsigned(8))
+    dut = IterativeThresholdUnit(cfg, unsigned(8))
     got, in_stamps, out_stamps = [], [], []
 
     async def monitor(ctx):
@@ -190,6 +190,6 @@ def test_serial_thresholds_interval_and_latency(name):
 
 
 def test_serial_threshold_unit_rejects_b1():
-    with pytest.raises(ValueError, match=r"^SerialThresholdUnit needs b of at least 2 \(b=1 "
+    with pytest.raises(ValueError, match=r"^IterativeThresholdUnit needs b of at least 2 \(b=1 "
                                          r"has no thresholds\), not 1$"):
-        SerialThresholdUnit(AxelramConfig(d=8, b=1), unsigned(8))
+        IterativeThresholdUnit(AxelramConfig(d=8, b=1), unsigned(8))

@@ -57,14 +57,14 @@ def table_reader(dut, cfg, n, got, rng, p_ready=0.6, max_hold=6):
                 await ctx.tick()
             rows = []
             if cfg.beats == 1:
-                rows.append(ctx.get(dut.t_rdata))
+                rows.append(ctx.get(dut.t.word))
             else:
                 for c in range(cfg.beats):
-                    ctx.set(dut.t_raddr, bank * cfg.beats + c)
-                    ctx.set(dut.t_ren, 1)
+                    ctx.set(dut.t.addr, bank * cfg.beats + c)
+                    ctx.set(dut.t.en, 1)
                     await ctx.tick()
-                    rows.append(ctx.get(dut.t_rdata))
-                ctx.set(dut.t_ren, 0)
+                    rows.append(ctx.get(dut.t.word))
+                ctx.set(dut.t.en, 0)
             table = np.array([[row[p][j] for j in range(cfg.half_levels)]
                               for row in rows for p in range(cfg.lanes)], dtype=np.int64)
             got.append((int(qs), table))

@@ -680,22 +680,22 @@ def test_packed_store(params):
     async def read(ctx, n, addr, norm):
         """Read word ``addr`` (and its slot's norm if ``norm``) in clock ``n``; returns the
         clock after the data was taken and the data."""
-        ctx.set(dut.idx_raddr, addr)
-        ctx.set(dut.idx_ren, 1)
-        ctx.set(dut.norm_raddr, addr // W)
-        ctx.set(dut.norm_ren, norm)
+        ctx.set(dut.idx.addr, addr)
+        ctx.set(dut.idx.en, 1)
+        ctx.set(dut.norm.addr, addr // W)
+        ctx.set(dut.norm.en, norm)
         log["reads"].append(n)
         await ctx.tick()
         n += 1
-        ctx.set(dut.idx_ren, 0)
-        ctx.set(dut.norm_ren, 0)
-        data = (ctx.get(dut.idx_rdata.as_value()), ctx.get(dut.norm_rdata.as_value()))
+        ctx.set(dut.idx.en, 0)
+        ctx.set(dut.norm.en, 0)
+        data = (ctx.get(dut.idx.word.as_value()), ctx.get(dut.norm.word.as_value()))
         for _ in range(prng.randrange(4)):  # held, whatever the addresses, across writes
-            ctx.set(dut.idx_raddr, prng.randrange(cfg.t * W))
-            ctx.set(dut.norm_raddr, prng.randrange(cfg.t))
+            ctx.set(dut.idx.addr, prng.randrange(cfg.t * W))
+            ctx.set(dut.norm.addr, prng.randrange(cfg.t))
             await ctx.tick()
             n += 1
-            assert (ctx.get(dut.idx_rdata.as_value()), ctx.get(dut.norm_rdata.as_value())) \
+            assert (ctx.get(dut.idx.word.as_value()), ctx.get(dut.norm.word.as_value())) \
                 == data
         return n, data
 
@@ -787,13 +787,13 @@ def test_builder_tables(params):
             table = np.zeros((cfg.d, H), dtype=np.int64)
             for i in range(cfg.d):
                 for j in range(H):
-                    ctx.set(dut.t_raddr, (bank * cfg.d + i) * H + j)
-                    ctx.set(dut.t_ren, 1)
+                    ctx.set(dut.t.addr, (bank * cfg.d + i) * H + j)
+                    ctx.set(dut.t.en, 1)
                     await ctx.tick()
-                    ctx.set(dut.t_ren, 0)
+                    ctx.set(dut.t.en, 0)
                     if prng.random() < 0.2:
                         await ctx.tick()  # held while t_ren is low
-                    table[i, j] = ctx.get(dut.t_rdata)
+                    table[i, j] = ctx.get(dut.t.word)
             got.append((int(qs), table))
             ctx.set(dut.release, 1)
             await ctx.tick()

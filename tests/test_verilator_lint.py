@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 
-from axelram_hw.commands.verilog import BLOCKS, generate
+from axelram_hw.generate import BLOCKS, generate
 from golden.config import AxelramConfig
 from golden.signs import default_signs
 

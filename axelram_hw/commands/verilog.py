@@ -2,8 +2,9 @@
 
 import json
 import os
-import re
 
+#: The ``--block`` choices (``axelram_hw.generate.BLOCKS``, named here so that ``--help`` does not
+#: import Amaranth).
 BLOCKS = ("macro", "fwht", "norm", "quantiser", "key_encoder", "read_path")
 
 #: Number-format options: (flag, config field, help).
@@ -69,90 +70,10 @@ def config_from_args(args):
     return cfg, signs
 
 
-def default_name(cfg, block):
-    """``axelram_d128_b3`` plus a suffix for each parameter that differs from the default."""
-    from golden.config import AxelramConfig
-
-    base = AxelramConfig(d=cfg.d, b=cfg.b)
-    name = f"axelram_d{cfg.d}_b{cfg.b}" if block == "macro" else f"{block}_d{cfg.d}_b{cfg.b}"
-    short = {"t": "t", "lanes": "p", "layers": "l", "in_width": "w", "norm_mant": "nm",
-             "sqrt_mant": "sm", "thr_frac": "tf", "cent_frac": "cf", "table_width": "tw"}
-    for field, tag in short.items():
-        if getattr(cfg, field) != getattr(base, field):
-            name += f"_{tag}{getattr(cfg, field)}"
-    if not cfg.antisymmetric:
-        name += "_full"
-    return name
-
-
-def build_block(cfg, signs, block):
-    """The Amaranth component for ``block``."""
-    if block == "macro":
-        from axelram_hw.macro import AxelramMacro
-        return AxelramMacro(cfg, signs)
-    if block == "fwht":
-        if cfg.lanes == 1:
-            from axelram_hw.front_end.fwht_serial import SerialFWHT
-            return SerialFWHT(cfg)
-        from axelram_hw.front_end.fwht import SignFlipFWHT
-        return SignFlipFWHT(cfg)
-    if block == "norm":
-        from axelram_hw.write_path.norm import NormUnit
-        from axelram_hw.write_path.norm_iterative import SerialNormUnit
-        # the unit the encoder uses: iterative at lanes = 1 when it keeps up with d clocks
-        if cfg.lanes == 1 and SerialNormUnit.interval_of(cfg) <= cfg.d:
-            return SerialNormUnit(cfg)
-        return NormUnit(cfg)
-    if block == "quantiser":
-        from axelram_hw.write_path.quantiser import Quantiser
-        return Quantiser(cfg)
-    if block == "key_encoder":
-        from axelram_hw.write_path.key_encoder import KeyEncoder
-        return KeyEncoder(cfg)
-    if cfg.lanes == 1:
-        from axelram_hw.read_path.read_path_serial import SerialReadPath
-        return SerialReadPath(cfg)
-    from axelram_hw.read_path.read_path import ReadPath
-    return ReadPath(cfg)
-
-
-_NOINIT = re.compile(r"^( *reg \[\d+:0\] (\w+_noinit) \[\d+:0\];\n) *initial begin\n"
-                     r"(?: *\2\[\d+\] = \d+'h[0-9a-f]+;\n)+ *end\n", re.M)
-
-
-def drop_noinit_initialisers(text):
-    """Remove the ``initial`` block of every memory named ``*_noinit``.
-
-    Amaranth gives every memory an initialiser (zeros by default), and Yosys maps no initialised
-    memory to iCE40 SPRAM (whose contents are undefined at power-up). The designs name a memory
-    ``*_noinit`` only where nothing depends on its initial contents (the lanes = 1 index store:
-    a never-written slot has norm 0 in a separate, initialised memory and scores 0).
-    """
-    return _NOINIT.sub(r"\1", text)
-
-
-def generate(cfg, signs, block="macro", name=None):
-    """Elaborate and convert: returns (name, verilog text, description dict)."""
-    from amaranth.back import verilog
-
-    from axelram_hw.describe import describe
-
-    name = name or default_name(cfg, block)
-    top = build_block(cfg, signs, block)
-    text = drop_noinit_initialisers(verilog.convert(top, name=name, emit_src=False))
-    timing = {}
-    for attr in ("latency", "query_latency", "write_latency", "table_gap",
-                 "clocks_per_query"):
-        if isinstance(getattr(top, attr, None), int):
-            timing[attr] = getattr(top, attr)
-    doc = describe(top, cfg, verilog_name=f"{name}.v", block=block,
-                   signs=signs if block == "macro" else None, timing=timing)
-    return name, text, doc
-
-
 def run(args):
     import time
 
+    from axelram_hw.generate import generate
     from golden.signs import atomic_write_text
 
     cfg, signs = config_from_args(args)

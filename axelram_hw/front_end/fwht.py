@@ -4,25 +4,14 @@ Bit-exact with :meth:`golden.fixed.FixedModel.rotate` (``golden.fwht.fwht`` of t
 vector: Sylvester order, unnormalised, exact integers).
 """
 
-from amaranth import Module, Mux, Signal, signed, unsigned
+from amaranth import Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["SignFlipFWHT", "fwht_in_layout", "fwht_out_layout"]
+from .interface import RotationSignature
 
-
-def fwht_in_layout(cfg):
-    """One input beat: ``lanes`` signed ``in_width``-bit coordinates and their negate bits."""
-    return data.StructLayout({
-        "data": data.ArrayLayout(signed(cfg.in_width), cfg.lanes),
-        "neg": unsigned(cfg.lanes),
-    })
-
-
-def fwht_out_layout(cfg):
-    """One output beat: ``lanes`` rotated coordinates of ``u_width`` bits."""
-    return data.ArrayLayout(signed(cfg.u_width), cfg.lanes)
+__all__ = ["SignFlipFWHT"]
 
 
 class SignFlipFWHT(wiring.Component):
@@ -87,10 +76,7 @@ class SignFlipFWHT(wiring.Component):
         self.latency = (1 + cfg.log2_lanes
                         + sum(_CrossBeatStage.stage_latency(1 << k)
                               for k in range(self._log2_beats)))
-        super().__init__({
-            "i": In(stream.Signature(fwht_in_layout(cfg))),
-            "o": Out(stream.Signature(fwht_out_layout(cfg))),
-        })
+        super().__init__(RotationSignature(cfg))
 
     def _width(self, stages):
         """Signed width after the sign flip and ``stages`` butterfly stages."""

@@ -5,12 +5,11 @@ integers), one coordinate per clock, built from radix-2 single-path delay-feedba
 """
 
 from amaranth import Const, Module, Mux, Signal, signed
-from amaranth.lib import stream, wiring
+from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
-from amaranth.lib.wiring import In, Out
 
 from ..lib.checks import check_serial_config
-from .fwht import fwht_in_layout, fwht_out_layout
+from .interface import RotationSignature
 
 __all__ = ["SerialFWHT"]
 
@@ -106,10 +105,7 @@ class SerialFWHT(wiring.Component):
         # register: the delay lines (d - 1 in all) and one register per stage.
         self._steps = cfg.d - 1 + cfg.log2d
         self.latency = self._steps + 1
-        super().__init__({
-            "i": In(stream.Signature(fwht_in_layout(cfg))),
-            "o": Out(stream.Signature(fwht_out_layout(cfg))),
-        })
+        super().__init__(RotationSignature(cfg))
 
     def elaborate(self, platform):
         m = Module()

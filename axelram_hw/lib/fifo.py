@@ -4,7 +4,10 @@ from amaranth import Elaboratable, Module, Mux, Signal
 from amaranth.lib.fifo import FIFOInterface
 from amaranth.lib.memory import Memory
 
-__all__ = ["BufferedFIFO", "collision_free_memory"]
+__all__ = ["BufferedFIFO", "collision_free_memory", "FIFO_LATENCY"]
+
+#: Clocks from a write into an empty :class:`BufferedFIFO` to ``r_rdy`` (its registered output).
+FIFO_LATENCY = 2
 
 
 def collision_free_memory(*, shape, depth, init=()):

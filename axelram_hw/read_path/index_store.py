@@ -25,29 +25,13 @@ old word. Registered reads are what maps to block RAM.
 from amaranth.hdl import Cat, Module, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
-from amaranth.lib.wiring import In, Out
+from amaranth.lib.wiring import In
 
 from ..lib.checks import check_config
+from ..lib.interface import ReadPortSignature
+from .interface import store_write_layout, stored_norm_layout
 
-__all__ = ["IndexStore", "write_layout", "norm_layout"]
-
-
-def norm_layout(cfg):
-    """The stored norm word: mantissa (low bits), exponent (high bits)."""
-    return data.StructLayout({
-        "mant": unsigned(cfg.norm_mant),
-        "exp": unsigned(cfg.norm_exp_width),
-    })
-
-
-def write_layout(cfg):
-    """One write beat: the slot, ``P`` indices, and the norm (used on the key's last beat)."""
-    return data.StructLayout({
-        "slot": unsigned(cfg.addr_width),
-        "idx": data.ArrayLayout(unsigned(cfg.b), cfg.lanes),
-        "mant": unsigned(cfg.norm_mant),
-        "exp": unsigned(cfg.norm_exp_width),
-    })
+__all__ = ["IndexStore"]
 
 
 class IndexStore(wiring.Component):
@@ -65,18 +49,13 @@ class IndexStore(wiring.Component):
 
     Members
     -------
-    w : In(stream.Signature(write_layout(cfg)))
+    w : In(stream.Signature(store_write_layout(cfg)))
         Write beats.
-    idx_raddr : In(range(t * beats))
-        Index word address ``slot * beats + beat``.
-    idx_ren : In(1)
-        Index read enable (``idx_rdata`` holds while low).
-    idx_rdata : Out(ArrayLayout(unsigned(b), P))
-        Index word, one clock after ``idx_raddr``/``idx_ren``.
-    norm_raddr : In(range(t))
-    norm_ren : In(1)
-    norm_rdata : Out(norm_layout(cfg))
-        Norm word, one clock after ``norm_raddr``/``norm_ren``.
+    idx : In(ReadPortSignature(range(t * beats), ArrayLayout(unsigned(b), P)))
+        Index word read port, address ``slot * beats + beat`` (``data`` holds while ``en`` is
+        low).
+    norm : In(ReadPortSignature(range(t), stored_norm_layout(cfg)))
+        Norm word read port.
 
     Raises
     ------
@@ -87,13 +66,10 @@ class IndexStore(wiring.Component):
     def __init__(self, cfg):
         self.cfg = check_config(self, cfg)
         super().__init__({
-            "w": In(stream.Signature(write_layout(cfg))),
-            "idx_raddr": In(range(cfg.t * cfg.beats)),
-            "idx_ren": In(1),
-            "idx_rdata": Out(data.ArrayLayout(unsigned(cfg.b), cfg.lanes)),
-            "norm_raddr": In(range(cfg.t)),
-            "norm_ren": In(1),
-            "norm_rdata": Out(norm_layout(cfg)),
+            "w": In(stream.Signature(store_write_layout(cfg))),
+            "idx": In(ReadPortSignature(range(cfg.t * cfg.beats),
+                                        data.ArrayLayout(unsigned(cfg.b), cfg.lanes))),
+            "norm": In(ReadPortSignature(range(cfg.t), stored_norm_layout(cfg))),
         })
 
     def elaborate(self, platform):
@@ -103,7 +79,7 @@ class IndexStore(wiring.Component):
         m.submodules.idx_mem = idx_mem = Memory(
             shape=data.ArrayLayout(unsigned(cfg.b), cfg.lanes), depth=cfg.t * cfg.beats, init=[])
         m.submodules.norm_mem = norm_mem = Memory(
-            shape=norm_layout(cfg), depth=cfg.t, init=[])
+            shape=stored_norm_layout(cfg), depth=cfg.t, init=[])
 
         # Write side: always ready, one beat per clock, beat counted here.
         beat = Signal(range(cfg.beats))
@@ -130,11 +106,11 @@ class IndexStore(wiring.Component):
         idx_r = idx_mem.read_port()
         norm_r = norm_mem.read_port()
         m.d.comb += [
-            idx_r.addr.eq(self.idx_raddr),
-            idx_r.en.eq(self.idx_ren),
-            self.idx_rdata.eq(idx_r.data),
-            norm_r.addr.eq(self.norm_raddr),
-            norm_r.en.eq(self.norm_ren),
-            self.norm_rdata.eq(norm_r.data),
+            idx_r.addr.eq(self.idx.addr),
+            idx_r.en.eq(self.idx.en),
+            self.idx.word.eq(idx_r.data),
+            norm_r.addr.eq(self.norm.addr),
+            norm_r.en.eq(self.norm.en),
+            self.norm.word.eq(norm_r.data),
         ]
         return m

@@ -49,10 +49,11 @@ keep their contents.
 from amaranth.hdl import Cat, Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
-from amaranth.lib.wiring import In, Out
+from amaranth.lib.wiring import In
 
 from ..lib.checks import check_serial_config
-from .index_store import norm_layout, write_layout
+from ..lib.interface import ReadPortSignature
+from .interface import store_write_layout, stored_norm_layout
 
 __all__ = ["PackedIndexStore", "coords_per_word", "words_per_key", "packed_word_layout"]
 
@@ -85,7 +86,7 @@ class PackedIndexStore(wiring.Component):
 
     Members
     -------
-    w : In(stream.Signature(write_layout(cfg)))
+    w : In(stream.Signature(store_write_layout(cfg)))
         Key write beats, one coordinate each, ``d`` per key; ``slot`` on every beat, the norm
         used with the last one. Not ready only for a word's last beat in a clock with a read.
     idx_raddr : In(range(t * words_per_key))
@@ -96,7 +97,7 @@ class PackedIndexStore(wiring.Component):
         The word read in the previous clock; held until the clock after the next read.
     norm_raddr : In(range(t))
     norm_ren : In(1)
-    norm_rdata : Out(norm_layout(cfg))
+    norm_rdata : Out(stored_norm_layout(cfg))
         Norm word, likewise.
 
     Attributes
@@ -117,13 +118,10 @@ class PackedIndexStore(wiring.Component):
         self.coords_per_word = coords_per_word(cfg)
         self.words_per_key = words_per_key(cfg)
         super().__init__({
-            "w": In(stream.Signature(write_layout(cfg))),
-            "idx_raddr": In(range(cfg.t * self.words_per_key)),
-            "idx_ren": In(1),
-            "idx_rdata": Out(packed_word_layout(cfg)),
-            "norm_raddr": In(range(cfg.t)),
-            "norm_ren": In(1),
-            "norm_rdata": Out(norm_layout(cfg)),
+            "w": In(stream.Signature(store_write_layout(cfg))),
+            "idx": In(ReadPortSignature(range(cfg.t * self.words_per_key),
+                                        packed_word_layout(cfg))),
+            "norm": In(ReadPortSignature(range(cfg.t), stored_norm_layout(cfg))),
         })
 
     def elaborate(self, platform):
@@ -134,7 +132,7 @@ class PackedIndexStore(wiring.Component):
 
         m.submodules.idx_noinit = idx_mem = Memory(
             shape=packed_word_layout(cfg), depth=cfg.t * self.words_per_key, init=[])
-        m.submodules.norm_mem = norm_mem = Memory(shape=norm_layout(cfg), depth=cfg.t, init=[],
+        m.submodules.norm_mem = norm_mem = Memory(shape=stored_norm_layout(cfg), depth=cfg.t, init=[],
                                                   attrs={"no_rw_check": 1})
 
         # ---- write side: count coordinates, collect the first C - 1 indices of a word --------
@@ -143,7 +141,7 @@ class PackedIndexStore(wiring.Component):
         idx = self.w.p.idx[0]
         word_end = coord[:log2c] == C - 1
         key_end = coord == cfg.d - 1
-        m.d.comb += self.w.ready.eq(~((self.idx_ren | self.norm_ren) & word_end))
+        m.d.comb += self.w.ready.eq(~((self.idx.en | self.norm.en) & word_end))
         accept = self.w.valid & self.w.ready
         in_range = self.w.p.slot < cfg.t if (1 << cfg.addr_width) != cfg.t else 1
         with m.If(accept):
@@ -156,7 +154,7 @@ class PackedIndexStore(wiring.Component):
 
         # ---- the single port: the word write, else the read (the write yields, see above) ----
         addr = Signal(range(cfg.t * self.words_per_key))
-        m.d.comb += addr.eq(Mux(we, Cat(coord[log2c:], self.w.p.slot), self.idx_raddr))
+        m.d.comb += addr.eq(Mux(we, Cat(coord[log2c:], self.w.p.slot), self.idx.addr))
         wp = idx_mem.write_port()
         rp = idx_mem.read_port()
         m.d.comb += [
@@ -164,8 +162,8 @@ class PackedIndexStore(wiring.Component):
             wp.data.eq(Cat(pack, idx)),
             wp.en.eq(we),
             rp.addr.eq(addr),
-            rp.en.eq(self.idx_ren & ~we),
-            self.idx_rdata.eq(rp.data),
+            rp.en.eq(self.idx.en & ~we),
+            self.idx.word.eq(rp.data),
         ]
 
         # ---- norms: block RAM, written with the last beat ------------------------------------
@@ -176,8 +174,8 @@ class PackedIndexStore(wiring.Component):
             nw.data.mant.eq(self.w.p.mant),
             nw.data.exp.eq(self.w.p.exp),
             nw.en.eq(accept & key_end & in_range),
-            nr.addr.eq(self.norm_raddr),
-            nr.en.eq(self.norm_ren),
-            self.norm_rdata.eq(nr.data),
+            nr.addr.eq(self.norm.addr),
+            nr.en.eq(self.norm.en),
+            self.norm.word.eq(nr.data),
         ]
         return m

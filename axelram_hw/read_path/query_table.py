@@ -44,7 +44,9 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..lib.checks import check_config
+from ..lib.interface import ReadPortSignature
 from ..lib.multiply import pipelined_product, product_latency
+from .interface import query_beat_layout
 
 __all__ = ["QueryTableBuilder", "table_banks", "table_row_layout", "query_beat_layout"]
 
@@ -60,11 +62,6 @@ def table_banks(cfg):
 def table_row_layout(cfg):
     """The ``H`` entries of one coordinate: entry ``j`` = ``v_i * C_j`` rounded, signed."""
     return data.ArrayLayout(signed(cfg.table_width), cfg.half_levels)
-
-
-def query_beat_layout(cfg):
-    """One rotated-query beat: ``P`` signed coordinates of ``u_width`` bits."""
-    return data.ArrayLayout(signed(cfg.u_width), cfg.lanes)
 
 
 def _or_stages(lanes):
@@ -131,9 +128,8 @@ class QueryTableBuilder(wiring.Component):
             "o": Out(stream.Signature(data.StructLayout({
                 "qs": unsigned(cfg.table_shift_width)}))),
             "release": In(1),
-            "t_raddr": In(range(self.banks * cfg.beats)),
-            "t_ren": In(1),
-            "t_rdata": Out(data.ArrayLayout(table_row_layout(cfg), cfg.lanes)),
+            "t": In(ReadPortSignature(range(self.banks * cfg.beats),
+                                      data.ArrayLayout(table_row_layout(cfg), cfg.lanes))),
         })
 
     def elaborate(self, platform):
@@ -317,15 +313,15 @@ class QueryTableBuilder(wiring.Component):
                     wp.addr.eq(Cat(wc[log2_lanes:], wbank)),
                     wp.data.eq(row),
                     wp.en.eq(we),
-                    rp.addr.eq(self.t_raddr),
-                    rp.en.eq(self.t_ren),
-                    self.t_rdata[p].eq(rp.data),
+                    rp.addr.eq(self.t.addr),
+                    rp.en.eq(self.t.en),
+                    self.t.word[p].eq(rp.data),
                 ]
             else:
                 reg = Signal(table_row_layout(cfg), name=f"treg{p}")
                 with m.If(we):
                     m.d.sync += reg.eq(row)
-                m.d.comb += self.t_rdata[p].eq(reg)
+                m.d.comb += self.t.word[p].eq(reg)
 
         # ---- completed tables: qs tokens, at most one per bank ------------------------------
         m.submodules.tokens = tokens = fifo.SyncFIFOBuffered(

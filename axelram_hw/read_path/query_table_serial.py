@@ -51,8 +51,9 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..lib.checks import check_serial_config
+from ..lib.interface import ReadPortSignature
 from ..lib.multiply import pipelined_product, product_latency
-from .query_table import query_beat_layout
+from .interface import query_beat_layout
 
 __all__ = ["SerialQueryTableBuilder"]
 
@@ -112,9 +113,8 @@ class SerialQueryTableBuilder(wiring.Component):
             "o": Out(stream.Signature(data.StructLayout({
                 "qs": unsigned(cfg.table_shift_width)}))),
             "release": In(1),
-            "t_raddr": In(range(self.banks * cfg.d * cfg.half_levels)),
-            "t_ren": In(1),
-            "t_rdata": Out(signed(cfg.table_width)),
+            "t": In(ReadPortSignature(range(self.banks * cfg.d * cfg.half_levels),
+                                      signed(cfg.table_width))),
         })
 
     def elaborate(self, platform):
@@ -239,7 +239,7 @@ class SerialQueryTableBuilder(wiring.Component):
         with m.If(w_last):
             m.d.sync += [writing.eq(0), wbank.eq(~wbank)]
         tr = tmem.read_port()
-        m.d.comb += [tr.addr.eq(self.t_raddr), tr.en.eq(self.t_ren), self.t_rdata.eq(tr.data)]
+        m.d.comb += [tr.addr.eq(self.t.addr), tr.en.eq(self.t.en), self.t.word.eq(tr.data)]
 
         # ---- completed tables: qs tokens, at most one per bank ------------------------------
         m.submodules.tokens = tokens = fifo.SyncFIFOBuffered(

@@ -35,24 +35,16 @@ integrator orders the two streams. The memories keep their contents across ``rst
 """
 
 from amaranth.hdl import Module
-from amaranth.lib import data, stream, wiring
-from amaranth.lib.wiring import In, Out
+from amaranth.lib import wiring
 
 from ..lib.checks import check_config
-from .index_store import IndexStore, write_layout
-from .query_table import QueryTableBuilder, query_beat_layout
-from .scorer import Scorer, score_layout
+from .index_store import IndexStore
+from .interface import ReadPathSignature
+from .join import join_read_path
+from .query_table import QueryTableBuilder
+from .scorer import Scorer
 
-__all__ = ["ReadPath", "read_path_members", "join_read_path", "command_layout", "score_layout",
-           "write_layout"]
-
-
-def command_layout(cfg):
-    """A scoring command: slots ``first .. first + count - 1`` (``count`` 0..t)."""
-    return data.StructLayout({
-        "first": cfg.addr_width,
-        "count": cfg.count_width,
-    })
+__all__ = ["ReadPath"]
 
 
 class ReadPath(wiring.Component):
@@ -107,56 +99,18 @@ class ReadPath(wiring.Component):
         # release (2), WAIT -> GEN (1), generation, the token (1), the command (1)
         self.table_gap = (cfg.beats + 1 if self.builder.banks > 1
                           else self.builder.generate_clocks + 5)
-        super().__init__(read_path_members(cfg))
+        super().__init__(ReadPathSignature(cfg))
+
+    @staticmethod
+    def architecture(cfg):
+        """The micro-architecture of a design built on this read path (for its description)."""
+        form = ("fully parallel (lanes = d): one key per clock" if cfg.lanes == cfg.d else
+                f"folded ({cfg.lanes} lanes, {cfg.beats} clocks per key)")
+        return {"form": form,
+                "index_store": "dual-ported block RAM, zero-initialised (a never-written slot "
+                               "scores 0)"}
 
     def elaborate(self, platform):
         m = Module()
         join_read_path(m, self)
         return m
-
-
-def read_path_members(cfg):
-    """The members of a read path (:class:`ReadPath`, and ``SerialReadPath`` at lanes = 1)."""
-    return {
-        "store_w": In(stream.Signature(write_layout(cfg))),
-        "query": In(stream.Signature(query_beat_layout(cfg))),
-        "cmd": In(stream.Signature(command_layout(cfg))),
-        "score": Out(stream.Signature(score_layout(cfg))),
-    }
-
-
-def join_read_path(m, path):
-    """Add ``path.store``, ``.builder`` and ``.scorer`` to ``m`` and wire them to ``path``'s
-    members (shared by :class:`ReadPath` and ``SerialReadPath``, whose blocks have the same
-    ports)."""
-    m.submodules.store = store = path.store
-    m.submodules.builder = builder = path.builder
-    m.submodules.scorer = scorer = path.scorer
-
-    wiring.connect(m, wiring.flipped(path.store_w), store.w)
-    wiring.connect(m, wiring.flipped(path.query), builder.i)
-    wiring.connect(m, scorer.score, wiring.flipped(path.score))
-
-    # join each command with its table (both must be present; ready depends on valid only)
-    both = path.cmd.valid & builder.o.valid
-    m.d.comb += [
-        scorer.cmd.valid.eq(both),
-        scorer.cmd.p.first.eq(path.cmd.p.first),
-        scorer.cmd.p.count.eq(path.cmd.p.count),
-        scorer.cmd.p.qs.eq(builder.o.p.qs),
-        path.cmd.ready.eq(scorer.cmd.ready & builder.o.valid),
-        builder.o.ready.eq(scorer.cmd.ready & path.cmd.valid),
-        builder.release.eq(scorer.release),
-    ]
-
-    m.d.comb += [
-        store.idx_raddr.eq(scorer.idx_raddr),
-        store.idx_ren.eq(scorer.idx_ren),
-        scorer.idx_rdata.eq(store.idx_rdata),
-        store.norm_raddr.eq(scorer.norm_raddr),
-        store.norm_ren.eq(scorer.norm_ren),
-        scorer.norm_rdata.eq(store.norm_rdata),
-        builder.t_raddr.eq(scorer.t_raddr),
-        builder.t_ren.eq(scorer.t_ren),
-        scorer.t_rdata.eq(builder.t_rdata),
-    ]

@@ -43,9 +43,10 @@ from amaranth.hdl import Module
 from amaranth.lib import wiring
 
 from ..lib.checks import check_serial_config
+from .interface import ReadPathSignature
+from .join import join_read_path
 from .packed_store import PackedIndexStore
 from .query_table_serial import SerialQueryTableBuilder
-from .read_path import join_read_path, read_path_members
 from .scorer_serial import SerialScorer
 
 __all__ = ["SerialReadPath"]
@@ -106,7 +107,18 @@ class SerialReadPath(wiring.Component):
         self.table_gap = cfg.d + self.scorer.start_latency
         # one per d clocks; a key waits for the score register only if d <= the scorer latency
         self.clocks_per_slot = max(cfg.d, self.scorer.latency + 1)
-        super().__init__(read_path_members(cfg))
+        super().__init__(ReadPathSignature(cfg))
+
+    @staticmethod
+    def architecture(cfg):
+        """The micro-architecture of a design built on this read path (for its description)."""
+        return {
+            "form": "coordinate-serial (lanes = 1): one coordinate per clock, iterative norm "
+                    "root and thresholds, block-RAM FWHT delay lines and tables",
+            "index_store": "single-ported memory of 16-coordinate words (iCE40: SB_SPRAM256KA),"
+                           " not initialised (memory *_noinit): a never-written slot scores 0 "
+                           "because its norm word (a separate, zero-initialised block RAM) is 0",
+        }
 
     def elaborate(self, platform):
         m = Module()

@@ -52,31 +52,12 @@ from amaranth.lib.wiring import In, Out
 
 from ..lib.checks import check_config
 from ..lib.fifo import BufferedFIFO
+from ..lib.interface import ReadPortSignature
 from ..lib.multiply import pipelined_product, product_latency
-from .index_store import norm_layout
+from .interface import score_layout, scorer_command_layout, stored_norm_layout
 from .query_table import table_banks, table_row_layout
 
-__all__ = ["Scorer", "score_layout", "scorer_command_layout"]
-
-
-def score_layout(cfg):
-    """One score: ``value = mant * 2**(exp + score_exp_offset)``; ``slot`` = first + n."""
-    return data.StructLayout({
-        "mant": signed(cfg.score_mant_width),
-        "exp": unsigned(cfg.score_exp_width),
-        "slot": unsigned(cfg.addr_width + 1),
-        "last": 1,
-        "oob": 1,
-    })
-
-
-def scorer_command_layout(cfg):
-    """A scoring command joined with its table's shift."""
-    return data.StructLayout({
-        "first": unsigned(cfg.addr_width),
-        "count": unsigned(cfg.count_width),
-        "qs": unsigned(cfg.table_shift_width),
-    })
+__all__ = ["Scorer"]
 
 
 class Scorer(wiring.Component):
@@ -99,7 +80,7 @@ class Scorer(wiring.Component):
         Index-store read (see :class:`~axelram_hw.index_store.IndexStore`).
     idx_rdata : In(ArrayLayout(unsigned(b), P))
     norm_raddr, norm_ren : Out
-    norm_rdata : In(norm_layout(cfg))
+    norm_rdata : In(stored_norm_layout(cfg))
     t_raddr, t_ren : Out
         Table read (see :class:`~axelram_hw.query_table.QueryTableBuilder`).
     t_rdata : In(ArrayLayout(table_row_layout(cfg), P))
@@ -132,15 +113,11 @@ class Scorer(wiring.Component):
             "cmd": In(stream.Signature(scorer_command_layout(cfg))),
             "score": Out(stream.Signature(score_layout(cfg))),
             "release": Out(1),
-            "idx_raddr": Out(range(cfg.t * cfg.beats)),
-            "idx_ren": Out(1),
-            "idx_rdata": In(data.ArrayLayout(unsigned(cfg.b), cfg.lanes)),
-            "norm_raddr": Out(range(cfg.t)),
-            "norm_ren": Out(1),
-            "norm_rdata": In(norm_layout(cfg)),
-            "t_raddr": Out(range(self.banks * cfg.beats)),
-            "t_ren": Out(1),
-            "t_rdata": In(data.ArrayLayout(table_row_layout(cfg), cfg.lanes)),
+            "idx": Out(ReadPortSignature(range(cfg.t * cfg.beats),
+                                         data.ArrayLayout(unsigned(cfg.b), cfg.lanes))),
+            "norm": Out(ReadPortSignature(range(cfg.t), stored_norm_layout(cfg))),
+            "t": Out(ReadPortSignature(range(self.banks * cfg.beats),
+                                       data.ArrayLayout(table_row_layout(cfg), cfg.lanes))),
         })
 
     def elaborate(self, platform):
@@ -196,16 +173,16 @@ class Scorer(wiring.Component):
         key_addr = slot[:cfg.addr_width]
         # the table is read one clock after the index store, so that its row arrives with the
         # registered index word (S2)
-        t_raddr = Signal.like(self.t_raddr)
+        t_raddr = Signal.like(self.t.addr)
         t_ren = Signal()
         m.d.sync += [t_raddr.eq(Cat(beat, bank)), t_ren.eq(issue & ~oob)]
         m.d.comb += [
-            self.idx_raddr.eq(Cat(beat, key_addr)),
-            self.idx_ren.eq(issue & ~oob),
-            self.norm_raddr.eq(key_addr),
-            self.norm_ren.eq(issue & ~oob & item_last),
-            self.t_raddr.eq(t_raddr),
-            self.t_ren.eq(t_ren),
+            self.idx.addr.eq(Cat(beat, key_addr)),
+            self.idx.en.eq(issue & ~oob),
+            self.norm.addr.eq(key_addr),
+            self.norm.en.eq(issue & ~oob & item_last),
+            self.t.addr.eq(t_raddr),
+            self.t.en.eq(t_ren),
         ]
 
         tag_layout = data.StructLayout({
@@ -226,8 +203,8 @@ class Scorer(wiring.Component):
         # ---- S1: the index and norm words into registers (the block RAMs' slow outputs feed no
         # logic) ---------------------------------------------------------------------------------
         t1 = stage(t0, "t1")
-        idx_word = stage(self.idx_rdata, "idx_word")
-        norm = stage(self.norm_rdata, "norm_word")
+        idx_word = stage(self.idx.word, "idx_word")
+        norm = stage(self.norm.word, "norm_word")
         t2 = stage(t1, "t2")
 
         # ---- S2: entry select per lane -----------------------------------------------------------
@@ -236,7 +213,7 @@ class Scorer(wiring.Component):
         for p in range(P):
             idx = idx_word[p]
             top = idx[b - 1]
-            row = self.t_rdata[p]
+            row = self.t.word[p]
             # entry number H - 1 - x for a negative index is ~x on b - 1 bits
             sel = idx[:b - 1] ^ (~top).replicate(b - 1)
             m.d.sync += [ent[p].eq(_select(row, sel)), neg[p].eq(~top)]

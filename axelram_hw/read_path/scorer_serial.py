@@ -60,10 +60,10 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..lib.checks import check_serial_config
+from ..lib.interface import ReadPortSignature
 from ..lib.multiply import pipelined_product, product_latency
-from .index_store import norm_layout
+from .interface import score_layout, scorer_command_layout, stored_norm_layout
 from .packed_store import coords_per_word, packed_word_layout, words_per_key
-from .scorer import score_layout, scorer_command_layout
 
 __all__ = ["SerialScorer"]
 
@@ -88,7 +88,7 @@ class SerialScorer(wiring.Component):
     idx_rdata : In(packed_word_layout(cfg))
     norm_raddr, norm_ren : Out
         Norm read.
-    norm_rdata : In(norm_layout(cfg))
+    norm_rdata : In(stored_norm_layout(cfg))
     t_raddr, t_ren : Out
         Table read (see :class:`~axelram_hw.query_table_serial.SerialQueryTableBuilder`).
     t_rdata : In(signed(table_width))
@@ -119,15 +119,10 @@ class SerialScorer(wiring.Component):
             "cmd": In(stream.Signature(scorer_command_layout(cfg))),
             "score": Out(stream.Signature(score_layout(cfg))),
             "release": Out(1),
-            "idx_raddr": Out(range(words)),
-            "idx_ren": Out(1),
-            "idx_rdata": In(packed_word_layout(cfg)),
-            "norm_raddr": Out(range(cfg.t)),
-            "norm_ren": Out(1),
-            "norm_rdata": In(norm_layout(cfg)),
-            "t_raddr": Out(range(2 * cfg.d * cfg.half_levels)),
-            "t_ren": Out(1),
-            "t_rdata": In(signed(cfg.table_width)),
+            "idx": Out(ReadPortSignature(range(words), packed_word_layout(cfg))),
+            "norm": Out(ReadPortSignature(range(cfg.t), stored_norm_layout(cfg))),
+            "t": Out(ReadPortSignature(range(2 * cfg.d * cfg.half_levels),
+                                       signed(cfg.table_width))),
         })
 
     def elaborate(self, platform):
@@ -209,31 +204,31 @@ class SerialScorer(wiring.Component):
         read = Signal()
         m.d.comb += [
             read.eq((starting & ~oob) | (issue & word_end & more)),
-            self.idx_ren.eq(read),
-            self.idx_raddr.eq(faddr),
+            self.idx.en.eq(read),
+            self.idx.addr.eq(faddr),
         ]
         with m.If(read):
             m.d.sync += faddr.eq(faddr + 1)
         with m.If(issue & word_start):  # the word read in the clock before
             for k in range(C - 1):
-                m.d.sync += sr[k].eq(self.idx_rdata[k + 1])
+                m.d.sync += sr[k].eq(self.idx.word[k + 1])
         with m.Elif(issue):
             for k in range(C - 2):
                 m.d.sync += sr[k].eq(sr[k + 1])
-        head = Mux(word_start, self.idx_rdata[0], sr[0])
+        head = Mux(word_start, self.idx.word[0], sr[0])
 
         # ---- S0: table and norm reads --------------------------------------------------------
         top = head[b - 1]
         sel = head[:b - 1] ^ (~top).replicate(b - 1)
         m.d.comb += [
-            self.t_raddr.eq(Cat(sel, coord, bank)),
-            self.t_ren.eq(issue),
+            self.t.addr.eq(Cat(sel, coord, bank)),
+            self.t.en.eq(issue),
         ]
 
         # the norm: read with the first coordinate of the key's last word
         m.d.comb += [
-            self.norm_raddr.eq(slot[:cfg.addr_width]),
-            self.norm_ren.eq(issue & (coord == d - C)),
+            self.norm.addr.eq(slot[:cfg.addr_width]),
+            self.norm.en.eq(issue & (coord == d - C)),
         ]
 
         # ---- S1: accumulate; the exponent ----------------------------------------------------
@@ -247,14 +242,14 @@ class SerialScorer(wiring.Component):
         ]
         tw = cfg.term_width
         acc = Signal(signed(cfg.acc_width), reset_less=True)
-        e = self.t_rdata.as_signed()
+        e = self.t.word.as_signed()
         n = s1_neg
         term = (e ^ n.replicate(tw).as_signed()) + n
         with m.If(s1_valid):
             m.d.sync += acc.eq(Mux(s1_first, term, acc + term))
         norm_mant = Signal(cfg.norm_mant, reset_less=True)
         with m.If(s1_last):
-            m.d.sync += [o_exp.eq(qs + self.norm_rdata.exp), norm_mant.eq(self.norm_rdata.mant)]
+            m.d.sync += [o_exp.eq(qs + self.norm.word.exp), norm_mant.eq(self.norm.word.mant)]
 
         # ---- S2..: the norm multiply (DSP-sized partial products, registered sums), then the
         # score register ----------------------------------------------------------------------

@@ -1,93 +1,21 @@
 """Key encoder: raw key beats and rotated beats in, stored indices and the norm word out."""
 
-from amaranth import Cat, Module, Shape, Signal, unsigned
-from amaranth.lib import data, stream, wiring
-from amaranth.lib.wiring import In, Out
+from amaranth import Cat, Module, Signal
+from amaranth.lib import data, wiring
 
 from ..lib.checks import check_config
-from ..lib.fifo import BufferedFIFO
-from .norm import NormUnit, key_beat_layout
-from .quantiser import Quantiser, index_layout, rotated_beat_layout
-from .thresholds import ThresholdUnit, threshold_layout
+from ..lib.fifo import FIFO_LATENCY, BufferedFIFO
+from ..lib.sideband import Sideband
+from .interface import KeyEncoderSignature, ThresholdSignature, norm_word_layout, threshold_layout
+from .norm import NormUnit
+from .quantiser import Quantiser
+from .thresholds import ThresholdUnit
 
-__all__ = ["KeyEncoder", "encoded_layout", "norm_word_layout"]
-
-#: Clocks from a write into an empty ``BufferedFIFO`` to ``r_rdy`` (its registered output).
-_FIFO_LATENCY = 2
+__all__ = ["KeyEncoder"]
 
 #: Widest ``u`` FIFO slice, in bits. The Amaranth simulator cannot compile a memory write port
 #: much wider than 2k bits (RecursionError); a block RAM is far narrower anyway.
 _U_SLICE_BITS = 1024
-
-
-def norm_word_layout(cfg):
-    """The stored norm word ``n = mant * 2**(exp - norm_bias)``."""
-    return data.StructLayout({"mant": unsigned(cfg.norm_mant),
-                              "exp": unsigned(cfg.norm_exp_width)})
-
-
-def encoded_layout(cfg):
-    """One output beat: ``lanes`` indices and the key's norm word (repeated on every beat)."""
-    return data.StructLayout({"idx": index_layout(cfg), **norm_word_layout(cfg).members})
-
-
-class _Sideband(wiring.Component):
-    """Carry side data past a pure pipeline ``inner`` that does not know about it.
-
-    ``i.payload.data`` goes into ``inner``; ``i.payload.side`` goes into a FIFO at the same
-    transfer and meets ``inner``'s result at the output: ``o.payload = {data, side}``, in order.
-    The FIFO holds one entry per token inside ``inner`` (at most ``inner.latency``), plus one
-    because ``BufferedFIFO.w_rdy`` does not count its output register as free when it is
-    being read: depth ``inner.latency + 1`` is never full when ``inner`` takes a token. A
-    token's side entry is written when the token enters, at least ``inner.latency >= 2``
-    clocks (the FIFO's latency) before it leaves, so the entry is always at the head when the
-    token is offered. The handshake is therefore ``inner``'s alone.
-
-    Parameters
-    ----------
-    inner : wiring.Component
-        A pure pipeline with stream members ``i`` and ``o`` and a ``latency`` attribute
-        (at least ``_FIFO_LATENCY``, so the side entry is always there first).
-    side_shape : ShapeLike
-        Shape of the side data.
-    """
-
-    def __init__(self, inner, side_shape):
-        assert inner.latency >= _FIFO_LATENCY
-        self._inner = inner
-        self._side_shape = side_shape
-        self.depth = inner.latency + 1
-        self.latency = inner.latency
-        super().__init__({
-            "i": In(stream.Signature(data.StructLayout({
-                "data": inner.i.payload.shape(), "side": side_shape}))),
-            "o": Out(stream.Signature(data.StructLayout({
-                "data": inner.o.payload.shape(), "side": side_shape}))),
-        })
-
-    def elaborate(self, platform):
-        m = Module()
-        m.submodules.inner = inner = self._inner
-        m.submodules.side = side = BufferedFIFO(width=Shape.cast(self._side_shape).width,
-                                                    depth=self.depth)
-        # The side FIFO is never full when ``inner`` takes a token and never empty when ``inner``
-        # offers one (see the class docstring), so the handshake is ``inner``'s alone: with
-        # ``o.ready`` tied high, ``inner``'s enable is constant and vanishes.
-        m.d.comb += [
-            # Fork: both take the beat in the same cycle.
-            inner.i.payload.eq(self.i.payload.data),
-            inner.i.valid.eq(self.i.valid),
-            side.w_data.eq(self.i.payload.side),
-            side.w_en.eq(self.i.valid & inner.i.ready),
-            self.i.ready.eq(inner.i.ready),
-            # Join: both give the result in the same cycle.
-            self.o.payload.data.eq(inner.o.payload),
-            self.o.payload.side.eq(side.r_data),
-            self.o.valid.eq(inner.o.valid),
-            inner.o.ready.eq(self.o.ready),
-            side.r_en.eq(self.o.ready & inner.o.valid),
-        ]
-        return m
 
 
 class KeyEncoder(wiring.Component):
@@ -109,10 +37,11 @@ class KeyEncoder(wiring.Component):
     For ``b = 1`` there are no thresholds: the ThresholdUnit is left out and the quantiser uses
     the sign of ``u`` only.
 
-    At ``lanes = 1`` the encoder is the coordinate-serial
-    :class:`~axelram_hw.key_encoder_serial.SerialKeyEncoder` (iterative norm and thresholds,
-    a block-RAM ``u`` FIFO, one comparator set), with the same members and attributes; the
-    structure and FIFO depths below are those of ``lanes > 1``.
+    Its twin for ``lanes = 1`` is the coordinate-serial
+    :class:`~axelram_hw.write_path.key_encoder_serial.SerialKeyEncoder` (same
+    :class:`~axelram_hw.write_path.interface.KeyEncoderSignature`); the macro gets one or the
+    other from :func:`~axelram_hw.write_path.factory.make_key_encoder`. This one also works at
+    ``lanes = 1`` (one lane, ``d`` beats), which the contract tests use.
 
     Flow control (derived, not tuned): the key path has **no back-pressure**. A key enters on
     ``key`` only with a credit, one of ``key_credits``, taken at its first beat and returned when
@@ -132,7 +61,8 @@ class KeyEncoder(wiring.Component):
       ``+ 2``: the output register and ``w_rdy``'s view of the leaving head), so ``u.ready``
       then never drops. Its head is a fabric register (``output_register``): the block RAM's
       slow output feeds no logic.
-    * side FIFOs around the ThresholdUnit and the Quantiser: ``latency + 1`` (see ``_Sideband``).
+    * side FIFOs around the ThresholdUnit and the Quantiser: ``latency + 1`` (see
+      :class:`~axelram_hw.lib.sideband.Sideband`).
 
     The ``u`` FIFO is built as lock-step slices of at most 1024 bits (a power of two of lanes
     each), sharing their write and read enables: one FIFO with one state, in ``u_slices`` parts.
@@ -170,14 +100,12 @@ class KeyEncoder(wiring.Component):
 
     def __init__(self, cfg):
         self.cfg = check_config(self, cfg)
-        if cfg.lanes == 1:
-            self._init_serial(cfg)
-            return
         self._norm = NormUnit(cfg)
-        self._thresholds = (_Sideband(ThresholdUnit(cfg), norm_word_layout(cfg))
+        self._thresholds = (Sideband(ThresholdUnit(cfg), norm_word_layout(cfg),
+                                     ThresholdSignature(cfg, norm_word_layout(cfg)))
                             if cfg.b > 1 else None)
-        self._quantiser = _Sideband(Quantiser(cfg), norm_word_layout(cfg))
-        info_latency = (self._norm.latency + _FIFO_LATENCY
+        self._quantiser = Sideband(Quantiser(cfg), norm_word_layout(cfg))
+        info_latency = (self._norm.latency + FIFO_LATENCY
                         + (self._thresholds.latency if self._thresholds else 0))
         # keys in flight at one key per `beats` clocks: first beat -> key FIFO entry popped
         # (info_latency + 2 * beats - 2 clocks), plus the clock a returned credit takes
@@ -190,31 +118,11 @@ class KeyEncoder(wiring.Component):
         self.latency = info_latency + self._quantiser.latency
         self._key_info = data.StructLayout({"data": threshold_layout(cfg),
                                             "side": norm_word_layout(cfg)})
-        super().__init__({
-            "key": In(stream.Signature(key_beat_layout(cfg))),
-            "u": In(stream.Signature(rotated_beat_layout(cfg))),
-            "o": Out(stream.Signature(encoded_layout(cfg))),
-        })
-
-    def _init_serial(self, cfg):
-        """``lanes = 1``: the coordinate-serial encoder, same members and attributes."""
-        from .key_encoder_serial import SerialKeyEncoder  # it builds on this module
-        self._serial = SerialKeyEncoder(cfg)
-        self.latency = self._serial.latency
-        self.u_depth = self._serial.u_depth
-        self.u_slices = 1
-        self.key_depth = self.key_credits = 1
-        super().__init__(self._serial.signature)
+        super().__init__(KeyEncoderSignature(cfg))
 
     def elaborate(self, platform):
         m = Module()
         cfg = self.cfg
-        if cfg.lanes == 1:
-            m.submodules.serial = serial = self._serial
-            wiring.connect(m, wiring.flipped(self.key), serial.key)
-            wiring.connect(m, wiring.flipped(self.u), serial.u)
-            wiring.connect(m, serial.o, wiring.flipped(self.o))
-            return m
 
         m.submodules.norm = norm = self._norm
         m.submodules.quantiser = quantiser = self._quantiser

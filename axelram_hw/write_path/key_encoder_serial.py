@@ -2,17 +2,20 @@
 one-coordinate quantiser."""
 
 from amaranth import Cat, Const, Module, Mux, Signal, signed
-from amaranth.lib import data, stream, wiring
+from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
-from amaranth.lib.wiring import In, Out
 
 from ..lib.checks import check_serial_config
-from .key_encoder import _Sideband, encoded_layout, norm_word_layout
-from .norm import NormUnit, key_beat_layout
-from .norm_iterative import SerialNormUnit
-from .quantiser import _thermometer_to_binary, rotated_beat_layout
-from .thresholds import ThresholdUnit, threshold_layout
-from .thresholds_iterative import SerialThresholdUnit
+from .interface import (
+    KeyEncoderSignature,
+    NormUnitSignature,
+    ThresholdSignature,
+    norm_word_layout,
+    threshold_layout,
+)
+from .norm_iterative import IterativeNormUnit
+from .quantiser import thermometer_to_binary
+from .thresholds_iterative import IterativeThresholdUnit
 
 __all__ = ["SerialKeyEncoder"]
 
@@ -20,8 +23,8 @@ __all__ = ["SerialKeyEncoder"]
 class SerialKeyEncoder(wiring.Component):
     """The write path after the FWHT at ``lanes = 1``: norm, thresholds and quantiser.
 
-    The ``lanes = 1`` body of :class:`~axelram_hw.key_encoder.KeyEncoder`, with the same
-    members and contract: each key arrives twice, in the same key order, as raw beats on
+    The ``lanes = 1`` twin of :class:`~axelram_hw.write_path.key_encoder.KeyEncoder`, with the
+    same :class:`~axelram_hw.write_path.interface.KeyEncoderSignature` and contract: each key arrives twice, in the same key order, as raw beats on
     ``key`` and as rotated beats ``u = FWHT(s * k)`` on ``u`` (either stream may run ahead of
     the other); one ``o`` beat per ``u`` beat carries the coordinate's ``b``-bit index and
     the key's norm word, bit-exact with ``golden.fixed.FixedModel.write``. One beat per clock
@@ -32,12 +35,13 @@ class SerialKeyEncoder(wiring.Component):
         key ─► norm ─► thresholds ─► info register {lo, mant, exp}
         u ──► u FIFO (block RAM) ─► compare ─► index ─► o {idx, mant, exp}
 
-    * **norm**: :class:`~axelram_hw.norm_serial.SerialNormUnit` (one squarer, a bit-serial
-      root) when its ``interval <= d``, else the pipelined
-      :class:`~axelram_hw.norm.NormUnit`.
-    * **thresholds** (``b >= 2``): :class:`~axelram_hw.thresholds_serial.SerialThresholdUnit`
-      (bit-serial products, the norm word as its side data) when its ``interval <= d``, else
-      the pipelined :class:`~axelram_hw.thresholds.ThresholdUnit` with the norm word in a side
+    * **norm** and **thresholds** are given (picked by
+      :func:`~axelram_hw.write_path.factory.make_key_encoder`): the :class:`~axelram_hw.write_path.norm_iterative.IterativeNormUnit` (one
+      squarer, a bit-serial root) when its ``interval <= d``, else the pipelined
+      :class:`~axelram_hw.write_path.norm.NormUnit`; for ``b >= 2`` the
+      :class:`~axelram_hw.write_path.thresholds_iterative.IterativeThresholdUnit` (bit-serial
+      products, the norm word as its side data) when its ``interval <= d``, else the pipelined
+      :class:`~axelram_hw.write_path.thresholds.ThresholdUnit` with the norm word in a side
       FIFO. ``b = 1`` has no thresholds (the index is the sign of ``u``).
       An iterative unit takes one key per ``interval`` clocks, so with that rule the norm and
       thresholds of back-to-back keys keep up (at the defaults the intervals are 40 and 41
@@ -65,11 +69,16 @@ class SerialKeyEncoder(wiring.Component):
     ----------
     cfg : AxelramConfig
         ``cfg.lanes`` must be 1.
+    norm : wiring.Component
+        The norm unit (a :class:`~axelram_hw.write_path.interface.NormUnitSignature`).
+    thresholds : wiring.Component or None
+        The threshold unit with the norm word as side data (a
+        :class:`~axelram_hw.write_path.interface.ThresholdSignature`); ``None`` for ``b = 1``.
 
     Attributes
     ----------
-    serial_norm, serial_thresholds : bool
-        Whether the iterative units are used (``serial_thresholds`` is False for ``b = 1``).
+    iterative_norm, iterative_thresholds : bool
+        Whether the iterative units are used (``iterative_thresholds`` is False for ``b = 1``).
     u_depth : int
         Depth of the ``u`` FIFO.
     latency : int
@@ -86,32 +95,31 @@ class SerialKeyEncoder(wiring.Component):
     Raises
     ------
     TypeError
-        If ``cfg`` is not an ``AxelramConfig``.
+        If ``cfg`` is not an ``AxelramConfig``, or a unit has the wrong signature.
     ValueError
-        If ``cfg.lanes`` is not 1.
+        If ``cfg.lanes`` is not 1, or ``thresholds`` is missing (``b > 1``) or given (``b = 1``).
     """
 
-    def __init__(self, cfg):
+    def __init__(self, cfg, norm, thresholds):
         self.cfg = check_serial_config(self, cfg, "KeyEncoder at lanes > 1")
-        self.serial_norm = SerialNormUnit.interval_of(cfg) <= cfg.d
-        self._norm = SerialNormUnit(cfg) if self.serial_norm else NormUnit(cfg)
-        self.serial_thresholds = cfg.b > 1 and SerialThresholdUnit.interval_of(cfg) <= cfg.d
-        if cfg.b == 1:
-            self._thresholds = None
-        elif self.serial_thresholds:
-            self._thresholds = SerialThresholdUnit(cfg, norm_word_layout(cfg))
-        else:
-            self._thresholds = _Sideband(ThresholdUnit(cfg), norm_word_layout(cfg))
+        _check_unit(self, "norm", norm, NormUnitSignature(cfg))
+        if (thresholds is None) != (cfg.b == 1):
+            self._MustUse__silence = True
+            raise ValueError(f"thresholds must be {'None' if cfg.b == 1 else 'a unit'} for "
+                             f"b={cfg.b}, not {thresholds!r}")
+        if thresholds is not None:
+            _check_unit(self, "thresholds", thresholds,
+                        ThresholdSignature(cfg, norm_word_layout(cfg)))
+        self._norm = norm
+        self._thresholds = thresholds
+        self.iterative_norm = isinstance(norm, IterativeNormUnit)
+        self.iterative_thresholds = isinstance(thresholds, IterativeThresholdUnit)
         self.latency = (self._norm.latency + 3
                         + (self._thresholds.latency if self._thresholds else 0))
         self.u_depth = 1 << (cfg.d + self.latency - 3).bit_length()
         self._info = data.StructLayout({"lo": threshold_layout(cfg).members["lo"],
                                         "norm": norm_word_layout(cfg)})
-        super().__init__({
-            "key": In(stream.Signature(key_beat_layout(cfg))),
-            "u": In(stream.Signature(rotated_beat_layout(cfg))),
-            "o": Out(stream.Signature(encoded_layout(cfg))),
-        })
+        super().__init__(KeyEncoderSignature(cfg))
 
     def elaborate(self, platform):
         m = Module()
@@ -235,7 +243,13 @@ class SerialKeyEncoder(wiring.Component):
         cfg = self.cfg
         h1 = cfg.half_levels - 1
         if not cfg.antisymmetric:
-            return _thermometer_to_binary(list(bits), cfg.b)
+            return thermometer_to_binary(list(bits), cfg.b)
         positive = bits[0]
-        count = _thermometer_to_binary(list(bits[1:]), cfg.b - 1) if h1 else Const(0, 0)
+        count = thermometer_to_binary(list(bits[1:]), cfg.b - 1) if h1 else Const(0, 0)
         return Cat(count ^ (~positive).replicate(cfg.b - 1), positive)
+
+
+def _check_unit(encoder, name, unit, signature):
+    if not isinstance(unit, wiring.Component) or unit.signature != signature:
+        encoder._MustUse__silence = True
+        raise TypeError(f"{name} must be a component with {signature!r}, not {unit!r}")

@@ -4,28 +4,13 @@ Bit-exact with :func:`golden.fixed.root` and :func:`golden.fixed.encode_norm`.
 """
 
 from amaranth import Cat, Const, Module, Mux, Signal, signed, unsigned
-from amaranth.lib import data, stream, wiring
-from amaranth.lib.wiring import In, Out
+from amaranth.lib import wiring
 
 from ..lib.checks import check_config
 from ..lib.pipeline import stage_reg
+from .interface import NormUnitSignature
 
-__all__ = ["NormUnit", "key_beat_layout", "norm_layout"]
-
-
-def key_beat_layout(cfg):
-    """One beat of a raw key: ``lanes`` signed ``in_width``-bit coordinates."""
-    return data.ArrayLayout(signed(cfg.in_width), cfg.lanes)
-
-
-def norm_layout(cfg):
-    """Per-key result of :class:`NormUnit`: root ``(m, z)`` and stored norm ``(mant, exp)``."""
-    return data.StructLayout({
-        "m": unsigned(cfg.sqrt_mant),
-        "z": signed(cfg.sqrt_z_width),
-        "mant": unsigned(cfg.norm_mant),
-        "exp": unsigned(cfg.norm_exp_width),
-    })
+__all__ = ["NormUnit"]
 
 
 class NormUnit(wiring.Component):
@@ -65,7 +50,7 @@ class NormUnit(wiring.Component):
     -------
     i : ``In(stream.Signature(key_beat_layout(cfg)))``
         Raw key beats, ``cfg.beats`` per key.
-    o : ``Out(stream.Signature(norm_layout(cfg)))``
+    o : ``Out(stream.Signature(norm_result_layout(cfg)))``
         One ``{m, z, mant, exp}`` per key.
 
     Raises
@@ -81,10 +66,7 @@ class NormUnit(wiring.Component):
         self._norm_steps = max(1, (self._norm_width // 2 - 1).bit_length())
         self.latency = (2 + cfg.log2_lanes + (cfg.beats > 1) + self._norm_steps
                         + (cfg.sqrt_mant + 1) + 2 + 2)
-        super().__init__({
-            "i": In(stream.Signature(key_beat_layout(cfg))),
-            "o": Out(stream.Signature(norm_layout(cfg))),
-        })
+        super().__init__(NormUnitSignature(cfg))
 
     def elaborate(self, platform):
         m = Module()

@@ -4,16 +4,15 @@ Bit-exact with :func:`golden.fixed.root` and :func:`golden.fixed.encode_norm`.
 """
 
 from amaranth import Cat, Const, Module, Mux, Signal, signed
-from amaranth.lib import stream, wiring
-from amaranth.lib.wiring import In, Out
+from amaranth.lib import wiring
 
 from ..lib.checks import check_serial_config
-from .norm import key_beat_layout, norm_layout
+from .interface import NormUnitSignature
 
-__all__ = ["SerialNormUnit"]
+__all__ = ["IterativeNormUnit"]
 
 
-class SerialNormUnit(wiring.Component):
+class IterativeNormUnit(wiring.Component):
     """Norm of each key, one coordinate per clock: root ``(m, z)`` and stored norm ``(mant, exp)``.
 
     Same members and results as :class:`~axelram_hw.norm.NormUnit` at ``lanes = 1``, bit-exact
@@ -72,7 +71,7 @@ class SerialNormUnit(wiring.Component):
     -------
     i : ``In(stream.Signature(key_beat_layout(cfg)))``
         Raw key beats, ``d`` per key.
-    o : ``Out(stream.Signature(norm_layout(cfg)))``
+    o : ``Out(stream.Signature(norm_result_layout(cfg)))``
         One ``{m, z, mant, exp}`` per key, held until taken.
 
     Raises
@@ -89,10 +88,7 @@ class SerialNormUnit(wiring.Component):
         self.iterations = self._pairs + cfg.sqrt_mant
         self.interval = self.interval_of(cfg)
         self.latency = self.iterations + 5
-        super().__init__({
-            "i": In(stream.Signature(key_beat_layout(cfg))),
-            "o": Out(stream.Signature(norm_layout(cfg))),
-        })
+        super().__init__(NormUnitSignature(cfg))
 
     @staticmethod
     def interval_of(cfg):

@@ -4,32 +4,17 @@ Bit-exact with the index formula of :meth:`golden.fixed.FixedModel.write`.
 """
 
 from amaranth import C, Cat, Module, Signal, signed, unsigned
-from amaranth.lib import data, stream, wiring
+from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..lib.checks import check_config
 from ..lib.pipeline import stage_reg
-from .thresholds import threshold_layout
+from .interface import index_layout, quantiser_layout
 
-__all__ = ["Quantiser", "quantiser_layout", "index_layout", "rotated_beat_layout"]
-
-
-def rotated_beat_layout(cfg):
-    """One beat of a rotated key ``u = FWHT(s * k)``: ``lanes`` signed ``u_width``-bit values."""
-    return data.ArrayLayout(signed(cfg.u_width), cfg.lanes)
+__all__ = ["Quantiser", "thermometer_to_binary"]
 
 
-def quantiser_layout(cfg):
-    """One quantiser input beat: ``u`` and its key's thresholds (repeated on every beat)."""
-    return data.StructLayout({"u": rotated_beat_layout(cfg), **threshold_layout(cfg).members})
-
-
-def index_layout(cfg):
-    """One beat of indices: ``lanes`` unsigned ``b``-bit values."""
-    return data.ArrayLayout(unsigned(cfg.b), cfg.lanes)
-
-
-def _thermometer_to_binary(bits, width):
+def thermometer_to_binary(bits, width):
     """Count of a thermometer code (``bits[i] = count > i``, monotone) as ``width`` bits.
 
     Bit ``n`` of the count is the XOR of ``bits[2**n - 1], bits[2 * 2**n - 1], ...``: one
@@ -148,7 +133,7 @@ class Quantiser(wiring.Component):
             # Ascending thresholds: -theta_{H-1} .. -theta_1, 0, theta_1 .. theta_{H-1}.
             above = ([u > t for t in reversed(neg)] + [u > 0] + [u > t for t in lo])
             thermometer = stage_reg(m, f"s2_t{p}", Cat(*above))
-            indices.append(_thermometer_to_binary(list(thermometer), cfg.b))
+            indices.append(thermometer_to_binary(list(thermometer), cfg.b))
         return indices
 
     def _antisymmetric(self, m):
@@ -174,6 +159,6 @@ class Quantiser(wiring.Component):
                 ge = [_above(magnitude, t) for t in lo]
             count = stage_reg(m, f"s2_c{p}", Cat(*ge), unsigned(h1))
             sign = stage_reg(m, f"s2_pos{p}", positive)
-            count = _thermometer_to_binary(list(count), cfg.b - 1)
+            count = thermometer_to_binary(list(count), cfg.b - 1)
             indices.append(Cat(count ^ (~sign).replicate(cfg.b - 1), sign))
         return indices

@@ -3,30 +3,16 @@
 Bit-exact with :func:`golden.fixed.scaled_thresholds`.
 """
 
-from amaranth import Module, Mux, Signal, signed, unsigned
-from amaranth.lib import data, stream, wiring
+from amaranth import Module, Mux, Signal, unsigned
+from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..lib.checks import check_config
 from ..lib.multiply import pipelined_product, product_latency
 from ..lib.pipeline import stage_reg
+from .interface import root_layout, threshold_layout
 
-__all__ = ["ThresholdUnit", "root_layout", "threshold_layout"]
-
-
-def root_layout(cfg):
-    """The root ``sqrt(S) ~= m * 2**z`` that scales the thresholds."""
-    return data.StructLayout({"m": unsigned(cfg.sqrt_mant), "z": signed(cfg.sqrt_z_width)})
-
-
-def threshold_layout(cfg):
-    """Per-key thresholds: ``lo_j = floor(x_j)``, ``j = 1 .. 2**(b-1) - 1``.
-
-    The quantiser compares with ``lo_j + 1/2`` (``golden.fixed.scaled_thresholds``). For
-    ``b = 1`` the array is empty (zero bits wide).
-    """
-    thresholds = data.ArrayLayout(unsigned(cfg.threshold_width), cfg.half_levels - 1)
-    return data.StructLayout({"lo": thresholds})
+__all__ = ["ThresholdUnit"]
 
 
 class ThresholdUnit(wiring.Component):

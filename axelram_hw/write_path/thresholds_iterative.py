@@ -4,16 +4,15 @@ Bit-exact with :func:`golden.fixed.scaled_thresholds`.
 """
 
 from amaranth import Module, Mux, Signal, signed
-from amaranth.lib import data, stream, wiring
-from amaranth.lib.wiring import In, Out
+from amaranth.lib import wiring
 
 from ..lib.checks import check_config
-from .thresholds import root_layout, threshold_layout
+from .interface import ThresholdSignature
 
-__all__ = ["SerialThresholdUnit"]
+__all__ = ["IterativeThresholdUnit"]
 
 
-class SerialThresholdUnit(wiring.Component):
+class IterativeThresholdUnit(wiring.Component):
     """Scale the positive threshold ROM words ``G_j`` by the root of one key, bit-serially.
 
     Computes ``lo_j = floor(m * G_j * 2**(z - thr_frac))`` for ``j = 1 .. 2**(b-1) - 1``,
@@ -74,18 +73,13 @@ class SerialThresholdUnit(wiring.Component):
         self.cfg = check_config(self, cfg)
         if cfg.b < 2:
             self._MustUse__silence = True
-            raise ValueError(f"SerialThresholdUnit needs b of at least 2 (b=1 has no "
+            raise ValueError(f"IterativeThresholdUnit needs b of at least 2 (b=1 has no "
                              f"thresholds), not {cfg.b}")
         self._pre = self._pre_shift(cfg)
         self.steps = self.interval_of(cfg) - 2
         self.latency = self.steps + 1
         self.interval = self.steps + 2
-        super().__init__({
-            "i": In(stream.Signature(data.StructLayout({
-                "data": root_layout(cfg), "side": side_shape}))),
-            "o": Out(stream.Signature(data.StructLayout({
-                "data": threshold_layout(cfg), "side": side_shape}))),
-        })
+        super().__init__(ThresholdSignature(cfg, side_shape))
 
     @staticmethod
     def _pre_shift(cfg):
@@ -94,7 +88,7 @@ class SerialThresholdUnit(wiring.Component):
     @staticmethod
     def interval_of(cfg):
         """``interval`` of the unit for ``cfg`` (without building it)."""
-        return cfg.thr_frac - cfg.sqrt_z_min + SerialThresholdUnit._pre_shift(cfg) + 2
+        return cfg.thr_frac - cfg.sqrt_z_min + IterativeThresholdUnit._pre_shift(cfg) + 2
 
     def elaborate(self, platform):
         m = Module()
