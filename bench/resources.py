@@ -537,7 +537,7 @@ NOTES = [
     "* \"fits\" is after nextpnr packing; `make pnr` places and routes the full-parallel and "
     "the iCE40-sized macros on their boards' FPGAs (`docs/pnr.md`: utilisation after placement, "
     "Fmax).",
-    "* Every multiplier is cut into DSP-sized partial products (`axelram_hw._stage."
+    "* Every multiplier is cut into DSP-sized partial products (`axelram_hw.lib.multiply."
     "pipelined_product`: pieces of at most 15 unsigned or 16 signed bits) with registered sums, "
     "so a multiply is one DSP per piece pair and no path holds more than one multiplier.",
     "* The lanes = 1 index store is single-ported and uninitialised (`*_noinit`), which is what "

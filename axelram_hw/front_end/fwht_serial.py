@@ -33,8 +33,9 @@ def _less_than(bits, value):
 class SerialFWHT(wiring.Component):
     """Sign flip and fast Walsh–Hadamard transform, one coordinate per clock (``lanes = 1``).
 
-    Same members and contract as :class:`~axelram_hw.fwht.SignFlipFWHT` at ``lanes = 1``: a
-    vector is ``d`` beats on ``i`` (coordinate order) and leaves as ``d`` beats of
+    Same :class:`~axelram_hw.front_end.interface.RotationSignature` and contract as
+    :class:`~axelram_hw.front_end.fwht.SignFlipFWHT` at ``lanes = 1``: a vector is
+    ``d`` beats on ``i`` (coordinate order) and leaves as ``d`` beats of
     ``u = FWHT(s * x)`` on ``o``, in coordinate order. Sustains one beat per clock, so ``N``
     back-to-back vectors take ``N * d`` clocks plus ``latency``; ``valid`` and ``ready`` may
     have any gaps. ``rst`` drops every vector in flight.

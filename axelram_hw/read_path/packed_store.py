@@ -11,7 +11,7 @@ Organisation (``C = coords_per_word(cfg) = min(d, 16)``, ``W = words_per_key(cfg
   of ``d < 16`` coordinates is one word of ``d * b`` bits.
 
   The memory is **single-ported**: its write port and its read port share one address
-  signal, and the read enable is ``idx_ren & ~we`` (never a read and a write in one clock) —
+  signal, and the read enable is ``idx.en & ~we`` (never a read and a write in one clock) —
   the pattern Yosys ``synth_ice40 -spram`` maps to SB_SPRAM256KA. Its contents are **not
   initialised** (SPRAM powers up undefined, and the Verilog generator drops the initialiser of
   memories named ``*_noinit``): nothing may depend on the index words of a never-written slot.
@@ -20,16 +20,16 @@ Organisation (``C = coords_per_word(cfg) = min(d, 16)``, ``W = words_per_key(cfg
   own port. A never-written slot has norm 0, and the scorer turns a zero norm into a zero
   score mantissa whatever that slot's index words hold.
 
-**Reads come first.** The scorer reads a word (``idx_ren``) or a norm (``norm_ren``) in the
+**Reads come first.** The scorer reads a word (``idx.en``) or a norm (``norm.en``) in the
 clock it needs it; a beat that would write (the last coordinate of a word; a key's last beat
-also writes its norm) waits in such a clock: ``w.ready`` is ``~((idx_ren | norm_ren) &
+also writes its norm) waits in such a clock: ``w.ready`` is ``~((idx.en | norm.en) &
 word_end)``, a function of registers only. So a word or norm is never written and read in the
 same clock (the norm memory is marked ``no_rw_check``: Yosys adds no collision logic), and the
 scorer's timing does not depend on the writes. The scorer reads in at most two consecutive
 clocks out of every ``C`` (a word; with a key's last word, its norm in the next clock), and a
 word ends once in ``C >= 4`` beats, so a beat waits at most two clocks, only when the two line
 up, and the write stream is never starved. Keys written on consecutive clocks are thereby seen
-whole (see :class:`~axelram_hw.scorer_serial.SerialScorer`).
+whole (see :class:`~axelram_hw.read_path.scorer_serial.SerialScorer`).
 
 Writing: one beat, one coordinate, per clock. The store counts the beats of a key itself; the
 first ``C - 1`` indices of a word wait in a shift register and the word is written in the
@@ -37,7 +37,7 @@ clock its last coordinate is accepted (that index straight from the payload, the
 that beat's ``slot``), the norm with the key's last beat. Beats whose slot is ``>= t`` (only
 when ``t`` is not a power of two) are counted, not written.
 
-Reading: registered and not transparent: ``idx_rdata`` (``norm_rdata``) has the word read in
+Reading: registered and not transparent: ``idx.word`` (``norm.word``) has the word read in
 the previous clock and holds it until the clock after the next read, also across writes (the
 SPRAM output does not change on a write); a word written in clock ``n`` is seen by reads from
 ``n + 1`` on.
@@ -89,16 +89,12 @@ class PackedIndexStore(wiring.Component):
     w : In(stream.Signature(store_write_layout(cfg)))
         Key write beats, one coordinate each, ``d`` per key; ``slot`` on every beat, the norm
         used with the last one. Not ready only for a word's last beat in a clock with a read.
-    idx_raddr : In(range(t * words_per_key))
-        Index word address ``slot * words_per_key + w``.
-    idx_ren : In(1)
-        Read that word in this clock.
-    idx_rdata : Out(packed_word_layout(cfg))
-        The word read in the previous clock; held until the clock after the next read.
-    norm_raddr : In(range(t))
-    norm_ren : In(1)
-    norm_rdata : Out(stored_norm_layout(cfg))
-        Norm word, likewise.
+    idx : In(ReadPortSignature(range(t * words_per_key), packed_word_layout(cfg)))
+        Index word read port: address ``slot * words_per_key + w``; ``en`` reads that word in
+        this clock; ``word`` is the word read in the previous clock, held until the clock after
+        the next read (Verilog ports ``idx_raddr``, ``idx_ren``, ``idx_rdata``).
+    norm : In(ReadPortSignature(range(t), stored_norm_layout(cfg)))
+        Norm word read port, likewise.
 
     Attributes
     ----------
@@ -132,8 +128,8 @@ class PackedIndexStore(wiring.Component):
 
         m.submodules.idx_noinit = idx_mem = Memory(
             shape=packed_word_layout(cfg), depth=cfg.t * self.words_per_key, init=[])
-        m.submodules.norm_mem = norm_mem = Memory(shape=stored_norm_layout(cfg), depth=cfg.t, init=[],
-                                                  attrs={"no_rw_check": 1})
+        m.submodules.norm_mem = norm_mem = Memory(shape=stored_norm_layout(cfg), depth=cfg.t,
+                                                  init=[], attrs={"no_rw_check": 1})
 
         # ---- write side: count coordinates, collect the first C - 1 indices of a word --------
         coord = Signal(range(cfg.d))  # coordinate of the next beat

@@ -17,7 +17,7 @@ Dataflow (``P = cfg.lanes``, ``beats = d / P``):
 2. **Generate** — once ``qs`` is known and a table bank is free, one coordinate per clock leaves
    the shift register (folded: a ``P``-coordinate shift register reloaded from the memory every
    ``P`` clocks, the next word read ahead) into ``H`` constant multipliers (a register before,
-   pipelined partial products after: :func:`~axelram_hw._stage.pipelined_product`), a rounding
+   pipelined partial products after: :func:`~axelram_hw.lib.multiply.pipelined_product`), a rounding
    adder (``+ 2**(qs-1)``), and a barrel shifter with one register per shift
    bit (``table_shift_width`` stages, one multiplexer level each). Only ``H`` multipliers exist.
 3. **Store** — entry row of coordinate ``c*P + p`` goes to lane ``p`` at address ``c`` (plus the
@@ -89,13 +89,11 @@ class QueryTableBuilder(wiring.Component):
     release : In(1)
         One-clock pulse per table, in order, when the scorer no longer reads it (its bank is
         free from the next clock on).
-    t_raddr : In(range(banks * beats))
-        Table read address ``bank * beats + beat`` (unused when fully parallel).
-    t_ren : In(1)
-        Table read enable (unused when fully parallel).
-    t_rdata : Out(ArrayLayout(table_row_layout(cfg), P))
-        Lane ``p`` = row of coordinate ``beat * P + p``; registered read (one clock after
-        ``t_raddr``) when folded, the table registers themselves when fully parallel.
+    t : In(ReadPortSignature(range(banks * beats), ArrayLayout(table_row_layout(cfg), P)))
+        Table read port: address ``bank * beats + beat`` and enable (both unused when fully
+        parallel); in ``word``, lane ``p`` = row of coordinate ``beat * P + p``, a registered
+        read (one clock after ``addr``) when folded, the table registers themselves when fully
+        parallel.
 
     Attributes
     ----------

@@ -27,7 +27,7 @@ Dataflow:
    register per bit of ``sh``, one multiplexer level each), multiplied by ``C_j`` (the only
    multiplier; the ROM word is a LUT of the entry counter; a register before, DSP-sized
    partial products and their registered sums after:
-   :func:`~axelram_hw._stage.pipelined_product`, ``M`` stages), then
+   :func:`~axelram_hw.lib.multiply.pipelined_product`, ``M`` stages), then
    ``(x + 1) >> 1`` (one adder). The next table starts when this one's last entry is written.
 3. **Store** — entry ``(i, j)`` into the table memory (two banks of ``d * H`` words of
    ``table_width`` bits, block RAM) at ``Cat(j, i, bank)``; after the last one the table's
@@ -75,11 +75,9 @@ class SerialQueryTableBuilder(wiring.Component):
         ``0, 1, 0, 1, ...``.
     release : In(1)
         One-clock pulse per table, in order, when the scorer no longer reads it.
-    t_raddr : In(range(2 * d * H))
-        Table read address ``Cat(j, i, bank)``: entry ``j`` of coordinate ``i``.
-    t_ren : In(1)
-    t_rdata : Out(signed(table_width))
-        The entry, one clock after ``t_raddr`` / ``t_ren`` (held while ``t_ren`` is low).
+    t : In(ReadPortSignature(range(2 * d * H), signed(table_width)))
+        Table read port: address ``Cat(j, i, bank)`` (entry ``j`` of coordinate ``i``); the
+        entry one clock after ``addr`` / ``en`` (held while ``en`` is low).
 
     Attributes
     ----------

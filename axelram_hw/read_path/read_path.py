@@ -57,7 +57,7 @@ class ReadPath(wiring.Component):
     Members
     -------
     store_w : In(stream.Signature(write_layout(cfg)))
-        Key write beats (see :class:`~axelram_hw.index_store.IndexStore`).
+        Key write beats (see :class:`~axelram_hw.read_path.index_store.IndexStore`).
     query : In(stream.Signature(ArrayLayout(signed(u_width), P)))
         Rotated query beats, ``beats`` per query.
     cmd : In(stream.Signature(command_layout(cfg)))

@@ -9,7 +9,7 @@
                        └──── release ─────────┘  ▲
     cmd ─────────────────────────────────────────┘ (joined with the table's qs)
 
-The same interface and contract as :class:`~axelram_hw.read_path.ReadPath`, for
+The same interface and contract as :class:`~axelram_hw.read_path.read_path.ReadPath`, for
 ``cfg.lanes = 1``, built for size: the index store is one single-ported memory of 16-coordinate
 words (iCE40 SPRAM), the norms, the query coordinates and the double-buffered table are block
 RAM, one multiplier builds the table (one entry per clock) and one multiplies by the norm.

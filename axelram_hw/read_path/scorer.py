@@ -19,7 +19,7 @@ S2..  adder tree over the ``P`` lanes of the one's complements ``e ^ n`` (LUT-le
       (``L`` stages), and beside it a tree counting the flags ``n``
 J     the sum plus the count of negated lanes (the ``+1`` of every negation, one adder)
 A     accumulate over the ``beats`` beats of a key (one adder; the first beat restarts it)
-M     ``sum * norm_mant``, the only multiplier (:func:`~axelram_hw._stage.pipelined_product`:
+M     ``sum * norm_mant``, the only multiplier (:func:`~axelram_hw.lib.multiply.pipelined_product`:
       ``M = product_latency`` stages, 2 at the defaults), and ``qs + exp``
 ====  ==========================================================================================
 
@@ -76,14 +76,12 @@ class Scorer(wiring.Component):
     score : Out(stream.Signature(score_layout(cfg)))
     release : Out(1)
         One-clock pulse per command when its table may be overwritten.
-    idx_raddr, idx_ren : Out
-        Index-store read (see :class:`~axelram_hw.index_store.IndexStore`).
-    idx_rdata : In(ArrayLayout(unsigned(b), P))
-    norm_raddr, norm_ren : Out
-    norm_rdata : In(stored_norm_layout(cfg))
-    t_raddr, t_ren : Out
-        Table read (see :class:`~axelram_hw.query_table.QueryTableBuilder`).
-    t_rdata : In(ArrayLayout(table_row_layout(cfg), P))
+    idx : Out(ReadPortSignature(range(t * beats), ArrayLayout(unsigned(b), P)))
+        Index-store read (see :class:`~axelram_hw.read_path.index_store.IndexStore`); Verilog
+        ports ``idx_raddr``, ``idx_ren``, ``idx_rdata`` (likewise below).
+    norm : Out(ReadPortSignature(range(t), stored_norm_layout(cfg)))
+    t : Out(ReadPortSignature(range(banks * beats), ArrayLayout(table_row_layout(cfg), P)))
+        Table read (see :class:`~axelram_hw.read_path.query_table.QueryTableBuilder`).
 
     Attributes
     ----------

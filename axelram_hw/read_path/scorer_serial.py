@@ -17,7 +17,7 @@ S1    ``acc <- (first ? 0 : acc) + (E ^ n) + n`` with ``n`` = negate (one adder:
       LUT level, ``n`` the carry in, the restart a LUT level after it); on the key's last
       coordinate ``exp <- qs + norm_exp`` and the norm mantissa is kept
 S2..  ``mant <- acc * norm_mant`` (the only multiplier,
-      :func:`~axelram_hw._stage.pipelined_product`: ``M`` stages, 2 at the defaults), the
+      :func:`~axelram_hw.lib.multiply.pipelined_product`: ``M`` stages, 2 at the defaults), the
       accumulator forced to 0 by an explicit select when the norm mantissa is 0 (a never-written
       slot, whatever its undefined index words hold); then the score register
 ====  ==========================================================================================
@@ -36,13 +36,13 @@ clock a writer that started the key at the same moment would write it (``C`` for
 ``C - 1`` for the norm, which is written with the last word), and a write that would meet a
 read waits. Hence a key whose ``d`` beats are offered on consecutive clocks, written while a
 command reads its slot, is seen either old or new as a whole; a key written with gaps may be
-seen mixed (as with :class:`~axelram_hw.scorer.Scorer`).
+seen mixed (as with :class:`~axelram_hw.read_path.scorer.Scorer`).
 
 **Output and back-pressure.** The score register is the only output buffer: a key's last
 coordinate (or an out-of-range slot) is issued only while it is empty and no score is on its
 way into it, so a stalled ``score`` holds the next key at its last coordinate (its partial sum
 waits; the next word is read only with that coordinate) and nothing is ever lost. This takes
-the place of the credits and the output FIFO of :class:`~axelram_hw.scorer.Scorer` (one
+the place of the credits and the output FIFO of :class:`~axelram_hw.read_path.scorer.Scorer` (one
 credit, taken at the last coordinate instead of the first): a key's score is valid
 ``latency = 3 + M`` clocks after its last coordinate was issued, and with ``score.ready`` high
 it leaves then, before the next key's last coordinate (``d`` clocks later), so no key stalls
@@ -83,15 +83,13 @@ class SerialScorer(wiring.Component):
     score : Out(stream.Signature(score_layout(cfg)))
     release : Out(1)
         One-clock pulse per command when its table may be overwritten.
-    idx_raddr, idx_ren : Out
-        Index word read (see :class:`~axelram_hw.packed_store.PackedIndexStore`).
-    idx_rdata : In(packed_word_layout(cfg))
-    norm_raddr, norm_ren : Out
+    idx : Out(ReadPortSignature(range(t * words_per_key), packed_word_layout(cfg)))
+        Index word read (see :class:`~axelram_hw.read_path.packed_store.PackedIndexStore`).
+    norm : Out(ReadPortSignature(range(t), stored_norm_layout(cfg)))
         Norm read.
-    norm_rdata : In(stored_norm_layout(cfg))
-    t_raddr, t_ren : Out
-        Table read (see :class:`~axelram_hw.query_table_serial.SerialQueryTableBuilder`).
-    t_rdata : In(signed(table_width))
+    t : Out(ReadPortSignature(range(2 * d * H), signed(table_width)))
+        Table read (see
+        :class:`~axelram_hw.read_path.query_table_serial.SerialQueryTableBuilder`).
 
     Attributes
     ----------

@@ -24,11 +24,12 @@ class SerialKeyEncoder(wiring.Component):
     """The write path after the FWHT at ``lanes = 1``: norm, thresholds and quantiser.
 
     The ``lanes = 1`` twin of :class:`~axelram_hw.write_path.key_encoder.KeyEncoder`, with the
-    same :class:`~axelram_hw.write_path.interface.KeyEncoderSignature` and contract: each key arrives twice, in the same key order, as raw beats on
-    ``key`` and as rotated beats ``u = FWHT(s * k)`` on ``u`` (either stream may run ahead of
-    the other); one ``o`` beat per ``u`` beat carries the coordinate's ``b``-bit index and
-    the key's norm word, bit-exact with ``golden.fixed.FixedModel.write``. One beat per clock
-    on every stream, so one key per ``d`` clocks with keys back to back.
+    same :class:`~axelram_hw.write_path.interface.KeyEncoderSignature` and contract: each key
+    arrives twice, in the same key order, as raw beats on ``key`` and as rotated beats
+    ``u = FWHT(s * k)`` on ``u`` (either stream may run ahead of the other); one ``o`` beat per
+    ``u`` beat carries the coordinate's ``b``-bit index and the key's norm word, bit-exact with
+    ``golden.fixed.FixedModel.write``. One beat per clock on every stream, so one key per ``d``
+    clocks with keys back to back.
 
     Structure::
 
@@ -36,8 +37,9 @@ class SerialKeyEncoder(wiring.Component):
         u ──► u FIFO (block RAM) ─► compare ─► index ─► o {idx, mant, exp}
 
     * **norm** and **thresholds** are given (picked by
-      :func:`~axelram_hw.write_path.factory.make_key_encoder`): the :class:`~axelram_hw.write_path.norm_iterative.IterativeNormUnit` (one
-      squarer, a bit-serial root) when its ``interval <= d``, else the pipelined
+      :func:`~axelram_hw.write_path.factory.make_key_encoder`): the
+      :class:`~axelram_hw.write_path.norm_iterative.IterativeNormUnit` (one squarer, a
+      bit-serial root) when its ``interval <= d``, else the pipelined
       :class:`~axelram_hw.write_path.norm.NormUnit`; for ``b >= 2`` the
       :class:`~axelram_hw.write_path.thresholds_iterative.IterativeThresholdUnit` (bit-serial
       products, the norm word as its side data) when its ``interval <= d``, else the pipelined

@@ -15,7 +15,8 @@ __all__ = ["IterativeNormUnit"]
 class IterativeNormUnit(wiring.Component):
     """Norm of each key, one coordinate per clock: root ``(m, z)`` and stored norm ``(mant, exp)``.
 
-    Same members and results as :class:`~axelram_hw.norm.NormUnit` at ``lanes = 1``, bit-exact
+    Same :class:`~axelram_hw.write_path.interface.NormUnitSignature` and results as
+    :class:`~axelram_hw.write_path.norm.NormUnit` at ``lanes = 1``, bit-exact
     with ``golden.fixed.root`` and ``golden.fixed.encode_norm`` (a zero key gives all zeros),
     built for size: one squarer (a DSP), one accumulator and a square root that produces one
     bit per clock.
@@ -48,8 +49,8 @@ class IterativeNormUnit(wiring.Component):
 
     Throughput: one key per ``interval = iterations + 1`` clocks when ``o`` takes each result
     before the next root is done, so keys arriving back to back (one per ``d`` clocks) never
-    stall while ``interval <= d`` (:class:`~axelram_hw.key_encoder.KeyEncoder` uses the
-    pipelined :class:`~axelram_hw.norm.NormUnit` otherwise).
+    stall while ``interval <= d`` (:class:`~axelram_hw.write_path.key_encoder.KeyEncoder` uses the
+    pipelined :class:`~axelram_hw.write_path.norm.NormUnit` otherwise).
 
     Parameters
     ----------

@@ -26,7 +26,8 @@ class ThresholdUnit(wiring.Component):
 
     1. input register: ``m``, and the right-shift amount ``t = sqrt_z_max - z`` (one adder);
     2. ``2**(b-1) - 1`` constant multiplies ``m * G_j`` (register before; DSP-sized partial
-       products and their registered sums after: :func:`~axelram_hw._stage.pipelined_product`);
+       products and their registered sums after:
+       :func:`~axelram_hw.lib.multiply.pipelined_product`);
     3. a barrel shift right by ``t``, one mux level per stage, largest step first (the bits
        shifted out are dropped: floor). The product is first taken to the largest scale
        ``2**(sqrt_z_max - thr_frac)`` by a constant shift (free).
@@ -37,7 +38,7 @@ class ThresholdUnit(wiring.Component):
     since the product is zero whatever the shift.
 
     ``b = 1`` has no thresholds (the index is the sign of ``u`` alone): the unit is not needed
-    and refuses to be built; :class:`~axelram_hw.key_encoder.KeyEncoder` leaves it out.
+    and refuses to be built; :class:`~axelram_hw.write_path.key_encoder.KeyEncoder` leaves it out.
 
     Parameters
     ----------
@@ -52,7 +53,7 @@ class ThresholdUnit(wiring.Component):
     Members
     -------
     i : ``In(stream.Signature(root_layout(cfg)))``
-        One root ``{m, z}`` per key (from :class:`~axelram_hw.norm.NormUnit`).
+        One root ``{m, z}`` per key (from :class:`~axelram_hw.write_path.norm.NormUnit`).
     o : ``Out(stream.Signature(threshold_layout(cfg)))``
         ``{lo}`` per key.
 
