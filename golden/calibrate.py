@@ -81,8 +81,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .checks import check_int_range
 from .codebook import gaussian_codebook
-from .config import check_int_range
 from .fwht import hadamard
 from .signs import SignSet, atomic_write_text, rom_words, sign_pattern, write_signs
 
