@@ -24,8 +24,9 @@ def _is_forbidden(name):
 
 
 def test_model_side_imports_no_torch_side_module():
-    """In a fresh interpreter: import the model-side modules and every ``axelram_hw`` module, and
-    check that no forbidden module was imported or even looked for (torch may be absent)."""
+    """In a fresh interpreter: import the model-side modules and every ``axelram_hw`` module and
+    build the command-line parser, and check that no forbidden module was imported or even looked
+    for (torch may be absent)."""
     script = textwrap.dedent(f"""
         import importlib, pkgutil, sys
 
@@ -44,6 +45,8 @@ def test_model_side_imports_no_torch_side_module():
         import axelram_hw
         for info in pkgutil.walk_packages(axelram_hw.__path__, "axelram_hw."):
             importlib.import_module(info.name)
+        import axelram_hw.cli
+        axelram_hw.cli.build_parser()  # imports every golden.commands module, as --help does
         loaded = sorted(m for m in sys.modules
                         if any(m == f or m.startswith(f + ".") for f in FORBIDDEN))
         print(sorted(set(attempted)), loaded)
