@@ -61,14 +61,14 @@ Files (:meth:`Calibration.write`, for ``--out signs.json``)
     the default and the chosen pattern (``check``). Floats are rounded to 10 significant digits.
 ``signs.report.md`` / ``signs.report.png``
     A summary table, and a box plot of every layer's objective over the candidates with the
-    default (red x) and the chosen pattern (green dot). The PNG needs matplotlib; without it only
-    the PNG is skipped (with a warning).
+    default (red x) and the chosen pattern (green dot), rendered by
+    :mod:`golden.calibration_report`. The PNG needs matplotlib (imported only when the PNG is
+    rendered); without it only the PNG is skipped (with a warning).
 
 Every file is rendered in memory first and written through a temporary file and a rename; the
 same dump, options and seed give byte-identical files.
 """
 
-import io
 import json
 import math
 import os
@@ -81,8 +81,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .calibration_report import render_markdown, render_png
+from .checks import check_int_range
 from .codebook import gaussian_codebook
-from .config import check_int_range
 from .fwht import hadamard
 from .signs import SignSet, atomic_write_text, rom_words, sign_pattern, write_signs
 
@@ -490,8 +491,8 @@ class Calibration:
         files = {
             ".hex": "".join(f"{w:0{hexdigits}x}\n" for w in rom_words(ss)),
             ".report.json": json.dumps(self.report, indent=2) + "\n",
-            ".report.md": _render_markdown(self.report),
-            ".report.png": _render_png(self.report, self.objectives),
+            ".report.md": render_markdown(self.report),
+            ".report.png": render_png(self.report, self.objectives),
         }
         return files
 
@@ -546,6 +547,195 @@ def _describe_dump(dump, name):
             "format": meta.get("format", "")}
 
 
+def _load(dump, name, expect_d):
+    """``(dump, name)``: a path is read and checked by :func:`golden.kvdump.read_kv_dump`."""
+    if isinstance(dump, (str, os.PathLike)):
+        from .kvdump import read_kv_dump
+
+        path = Path(dump)
+        name = name or path.name
+        dump = read_kv_dump(path, expect_d=expect_d)
+    return dump, name or "in-memory dump"
+
+
+def _layer_norms(keys, half, used, objective, where):
+    """Key norms (heads, used) of every layer; a cheap pass over all layers first that checks
+    each has enough non-zero keys in its fit (and, for ``score``, held-out) half."""
+    norms = []
+    for i, a in enumerate(keys):
+        n = np.linalg.norm(a.astype(np.float64), axis=2)      # (heads, used)
+        fit_nz = int(np.count_nonzero(n[:, :half]))
+        held_nz = int(np.count_nonzero(n[:, half:]))
+        if fit_nz == 0:
+            raise ValueError(f"{where}: layer {i} has no non-zero key in its fit half "
+                             f"(tokens 0..{half - 1})")
+        if objective == "score" and held_nz < 2:
+            raise ValueError(f"{where}: layer {i} has {held_nz} non-zero held-out keys "
+                             f"(tokens {half}..{used - 1}); the score objective needs at least 2")
+        norms.append(n)
+    return norms
+
+
+@dataclass(frozen=True)
+class _LayerData:
+    """The vectors one layer's search uses (module docstring, "Data used per layer")."""
+
+    units: np.ndarray           # the fit subsample, normalised to unit length
+    held_keys: np.ndarray       # held-out keys
+    held_queries: np.ndarray    # the other held-out keys: query proxies
+
+
+def _layer_data(a, n, half, subsample, rng):
+    """Draw the fit subsample, then split the held-out keys, in that order from ``rng``."""
+    d = a.shape[2]
+    fit = a[:, :half].reshape(-1, d)
+    fit_n = n[:, :half].reshape(-1)
+    fit = fit[fit_n > 0]
+    fit_n = fit_n[fit_n > 0]
+    if len(fit) > subsample:
+        pick = np.sort(rng.choice(len(fit), size=subsample, replace=False))
+        fit, fit_n = fit[pick], fit_n[pick]
+    units = fit / fit_n[:, None]
+
+    held = a[:, half:].reshape(-1, d)
+    held = held[n[:, half:].reshape(-1) > 0]
+    perm = rng.permutation(len(held))
+    n_keys = min(subsample, len(held) // 2)
+    return _LayerData(units, held[perm[:n_keys]], held[perm[n_keys:]])
+
+
+def _both_objectives(data, values, best, signs, b, objective):
+    """Both objectives of the default (candidate 0) and the chosen pattern (``check``)."""
+    pair = signs[[0, best]]
+    check = {"mse": None, "score": None}
+    mse_pair = (values[[0, best]] if objective == "mse"
+                else mse_objective(data.units, pair, b, 1))
+    check["mse"] = {"default": _round(mse_pair[0]), "best": _round(mse_pair[1])}
+    if len(data.held_keys) >= 1 and len(data.held_queries) >= 1:
+        try:
+            sc = (values[[0, best]] if objective == "score"
+                  else score_objective(data.held_keys, data.held_queries, pair, b, 1))
+            check["score"] = {"default": _round(sc[0]), "best": _round(sc[1])}
+        except ValueError:
+            check["score"] = None
+    return check
+
+
+def _layer_row(layer, a, n, data, values, best, objective, check):
+    """The report entry of one layer."""
+    flat = n.reshape(-1)
+    n_keys = len(data.held_keys)
+    return {
+        "layer": layer,
+        "default_objective": _round(values[0]),
+        "best_objective": _round(values[best]),
+        "best_seed": best,
+        "improvement": _round(1 - values[best] / values[0]) if values[0] > 0 else 0.0,
+        "candidates_better_than_default": int(np.count_nonzero(values < values[0])),
+        "spread": {"min": _round(values.min()), "median": _round(np.median(values)),
+                   "max": _round(values.max()), "std": _round(values.std())},
+        "norms": {"mean": _round(flat.mean()), "std": _round(flat.std()),
+                  "min": _round(flat.min()), "max": _round(flat.max()),
+                  "max_abs": _round(np.max(np.abs(a))),
+                  "zero": int(flat.size - np.count_nonzero(flat)), "keys": int(flat.size)},
+        "vectors": int(len(data.units) if objective == "mse" else n_keys),
+        "fit_vectors": int(len(data.units)),
+        "held_out_keys": int(n_keys),
+        "query_proxies": int(len(data.held_queries)),
+        "check": check,
+    }
+
+
+@dataclass
+class _Search:
+    """What the per-layer searches collect."""
+
+    rows: list = field(default_factory=list)
+    objectives: list = field(default_factory=list)
+    seconds: list = field(default_factory=list)
+    cpu: list = field(default_factory=list)
+    chosen: list = field(default_factory=list)
+    short_fit: list = field(default_factory=list)
+    short_held: list = field(default_factory=list)
+
+
+def _search_layer(search, layer, a, n, half, b, candidates, subsample, seed, objective,
+                  threads):
+    """Evaluate every candidate of ``layer`` and record the best one in ``search``."""
+    a = a.astype(np.float64)
+    d = a.shape[2]
+    data = _layer_data(a, n, half, subsample, np.random.default_rng([seed, layer]))
+    if len(data.units) < subsample:
+        search.short_fit.append(layer)
+    if len(data.held_keys) < subsample:
+        search.short_held.append(layer)
+
+    signs = candidate_signs(d, candidates, layer)
+    start, start_cpu = time.perf_counter(), time.process_time()
+    if objective == "mse":
+        values = mse_objective(data.units, signs, b, threads)
+    else:
+        values = score_objective(data.held_keys, data.held_queries, signs, b, threads)
+    search.seconds.append(time.perf_counter() - start)
+    search.cpu.append(time.process_time() - start_cpu)
+    best = int(np.argmin(values))                  # first minimum: ties -> lowest seed
+    search.chosen.append(best)
+    search.objectives.append(values)
+    check = _both_objectives(data, values, best, signs, b, objective)
+    search.rows.append(_layer_row(layer, a, n, data, values, best, objective, check))
+
+
+def _short_notes(search, subsample, objective):
+    """The note on layers with fewer vectors than ``subsample`` (printed and reported)."""
+    short = search.short_fit if objective == "mse" else search.short_held
+    notes = []
+    if short:
+        avail = {r["layer"]: (r["fit_vectors"] if objective == "mse" else r["held_out_keys"])
+                 for r in search.rows}
+        shown = ", ".join(f"{i} ({avail[i]})" for i in short[:8]) + (", ..." if len(short) > 8
+                                                                     else "")
+        notes.append(f"subsample {subsample} is larger than the data of {len(short)} layer(s); "
+                     f"all their vectors were used: layer (vectors) {shown}")
+    return short, notes
+
+
+def _report(dump, name, options, shape, used, norms, search, short, notes):
+    """Everything ``signs.report.json`` holds."""
+    layers, heads, d = shape
+    half = used // 2
+    objectives, chosen = search.objectives, search.chosen
+    ratio, verdict = guideline([float(np.mean(n)) for n in norms])
+    meta = dict(getattr(dump, "meta", {}) or {})
+    return {
+        "format": REPORT_FORMAT,
+        "dump": _describe_dump(dump, name),
+        "options": {**options,
+                    "samples": (options["samples"] if options["samples"] is not None
+                                else _int_or_none(meta.get("samples")))},
+        "data": {"layers": layers, "kv_heads": heads, "head_dim": d, "tokens_used": used,
+                 "fit_tokens": [0, half], "held_out_tokens": [half, used],
+                 "queries": "held-out keys (the dump has no queries)"},
+        "objective": {
+            "mse": "mean over unit keys of the squared quantisation error summed over "
+                   "coordinates, rotated domain, N(0,1/d) Gaussian Lloyd-Max codebook",
+            "score": "relative RMS score error ||q.k~ - q.k|| / ||q.k||, held-out keys vs "
+                     "held-out query proxies",
+        }[options["objective"]],
+        "guideline": {"layer_mean_norm_ratio": _round(ratio), "verdict": verdict,
+                      "layer_mean_norms": [r["norms"]["mean"] for r in search.rows]},
+        "summary": {
+            "layers_changed": int(sum(1 for s in chosen if s != 0)),
+            "mean_default_objective": _round(np.mean([v[0] for v in objectives])),
+            "mean_best_objective": _round(np.mean([v.min() for v in objectives])),
+            "worst_default_objective": _round(max(v[0] for v in objectives)),
+            "worst_best_objective": _round(max(v.min() for v in objectives)),
+        },
+        "subsample_short_layers": short,
+        "notes": notes,
+        "layers": search.rows,
+    }
+
+
 def calibrate(dump, b, candidates=200, subsample=2000, seed=0, objective="mse", progress=True,
               *, samples=None, expect_d=None, threads=None, out=None, name=None):
     """Choose each layer's sign pattern among ``candidates`` generator seeds.
@@ -583,249 +773,38 @@ def calibrate(dump, b, candidates=200, subsample=2000, seed=0, objective="mse", 
         wrong head_dim, too few tokens, a layer without non-zero keys).
     """
     check_options(b, candidates, subsample, seed, objective, samples, expect_d)
-    if isinstance(dump, (str, os.PathLike)):
-        from .kvdump import read_kv_dump
-
-        path = Path(dump)
-        name = name or path.name
-        dump = read_kv_dump(path, expect_d=expect_d)
-    name = name or "in-memory dump"
+    dump, name = _load(dump, name, expect_d)
     where = f"KV dump {name}"
     keys, used = _layer_keys(dump, samples, expect_d, where)
     layers = len(keys)
     heads, _, d = keys[0].shape
     half = used // 2
+    norms = _layer_norms(keys, half, used, objective, where)
 
-    # Cheap pass over all layers first: norms, and enough non-zero keys everywhere.
-    norms = []
-    for i, a in enumerate(keys):
-        n = np.linalg.norm(a.astype(np.float64), axis=2)      # (heads, used)
-        fit_nz = int(np.count_nonzero(n[:, :half]))
-        held_nz = int(np.count_nonzero(n[:, half:]))
-        if fit_nz == 0:
-            raise ValueError(f"{where}: layer {i} has no non-zero key in its fit half "
-                             f"(tokens 0..{half - 1})")
-        if objective == "score" and held_nz < 2:
-            raise ValueError(f"{where}: layer {i} has {held_nz} non-zero held-out keys "
-                             f"(tokens {half}..{used - 1}); the score objective needs at least 2")
-        norms.append(n)
-
-    notes = []
     from tqdm import tqdm
 
     bar = tqdm(range(layers), desc="calibrate", unit="layer",
                disable=not (progress and sys.stderr.isatty()))
-    rows, objectives, seconds, cpu, chosen = [], [], [], [], []
-    short_fit, short_held = [], []
+    search = _Search()
     for layer in bar:
-        a = keys[layer].astype(np.float64)
-        n = norms[layer]
-        rng = np.random.default_rng([seed, layer])
-        fit = a[:, :half].reshape(-1, d)
-        fit_n = n[:, :half].reshape(-1)
-        fit = fit[fit_n > 0]
-        fit_n = fit_n[fit_n > 0]
-        if len(fit) > subsample:
-            pick = np.sort(rng.choice(len(fit), size=subsample, replace=False))
-            fit, fit_n = fit[pick], fit_n[pick]
-        elif len(fit) < subsample:
-            short_fit.append(layer)
-        units = fit / fit_n[:, None]
-
-        held = a[:, half:].reshape(-1, d)
-        held = held[n[:, half:].reshape(-1) > 0]
-        perm = rng.permutation(len(held))
-        n_keys = min(subsample, len(held) // 2)
-        held_keys, held_queries = held[perm[:n_keys]], held[perm[n_keys:]]
-        if n_keys < subsample:
-            short_held.append(layer)
-
-        signs = candidate_signs(d, candidates, layer)
-        start, start_cpu = time.perf_counter(), time.process_time()
-        if objective == "mse":
-            values = mse_objective(units, signs, b, threads)
-        else:
-            values = score_objective(held_keys, held_queries, signs, b, threads)
-        seconds.append(time.perf_counter() - start)
-        cpu.append(time.process_time() - start_cpu)
-        best = int(np.argmin(values))                  # first minimum: ties -> lowest seed
-        chosen.append(best)
-        objectives.append(values)
-
-        pair = signs[[0, best]]
-        check = {"mse": None, "score": None}
-        mse_pair = values[[0, best]] if objective == "mse" else mse_objective(units, pair, b, 1)
-        check["mse"] = {"default": _round(mse_pair[0]), "best": _round(mse_pair[1])}
-        if n_keys >= 1 and len(held_queries) >= 1:
-            try:
-                sc = (values[[0, best]] if objective == "score"
-                      else score_objective(held_keys, held_queries, pair, b, 1))
-                check["score"] = {"default": _round(sc[0]), "best": _round(sc[1])}
-            except ValueError:
-                check["score"] = None
-        flat = n.reshape(-1)
-        rows.append({
-            "layer": layer,
-            "default_objective": _round(values[0]),
-            "best_objective": _round(values[best]),
-            "best_seed": best,
-            "improvement": _round(1 - values[best] / values[0]) if values[0] > 0 else 0.0,
-            "candidates_better_than_default": int(np.count_nonzero(values < values[0])),
-            "spread": {"min": _round(values.min()), "median": _round(np.median(values)),
-                       "max": _round(values.max()), "std": _round(values.std())},
-            "norms": {"mean": _round(flat.mean()), "std": _round(flat.std()),
-                      "min": _round(flat.min()), "max": _round(flat.max()),
-                      "max_abs": _round(np.max(np.abs(a))),
-                      "zero": int(flat.size - np.count_nonzero(flat)), "keys": int(flat.size)},
-            "vectors": int(len(units) if objective == "mse" else n_keys),
-            "fit_vectors": int(len(units)),
-            "held_out_keys": int(n_keys),
-            "query_proxies": int(len(held_queries)),
-            "check": check,
-        })
+        _search_layer(search, layer, keys[layer], norms[layer], half, b, candidates, subsample,
+                      seed, objective, threads)
     bar.close()
-
-    short = short_fit if objective == "mse" else short_held
-    if short:
-        avail = {r["layer"]: (r["fit_vectors"] if objective == "mse" else r["held_out_keys"])
-                 for r in rows}
-        shown = ", ".join(f"{i} ({avail[i]})" for i in short[:8]) + (", ..." if len(short) > 8
-                                                                     else "")
-        notes.append(f"subsample {subsample} is larger than the data of {len(short)} layer(s); "
-                     f"all their vectors were used: layer (vectors) {shown}")
+    short, notes = _short_notes(search, subsample, objective)
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
 
-    layer_means = [r["norms"]["mean"] for r in rows]
-    ratio, verdict = guideline([float(np.mean(n)) for n in norms])
+    chosen = search.chosen
     signset = SignSet(np.stack([sign_pattern(d, s, i) for i, s in enumerate(chosen)]),
                       seeds=tuple(chosen),
                       source=(f"axelram calibrate: {name}, b={b}, objective={objective}, "
                               f"candidates={candidates}, subsample={subsample}, seed={seed}, "
                               f"samples={samples if samples is not None else 'all'}"))
-    meta = dict(getattr(dump, "meta", {}) or {})
-    report = {
-        "format": REPORT_FORMAT,
-        "dump": _describe_dump(dump, name),
-        "options": {"b": b, "candidates": candidates, "subsample": subsample, "seed": seed,
-                    "objective": objective,
-                    "samples": (samples if samples is not None
-                                else _int_or_none(meta.get("samples")))},
-        "data": {"layers": layers, "kv_heads": heads, "head_dim": d, "tokens_used": used,
-                 "fit_tokens": [0, half], "held_out_tokens": [half, used],
-                 "queries": "held-out keys (the dump has no queries)"},
-        "objective": {
-            "mse": "mean over unit keys of the squared quantisation error summed over "
-                   "coordinates, rotated domain, N(0,1/d) Gaussian Lloyd-Max codebook",
-            "score": "relative RMS score error ||q.k~ - q.k|| / ||q.k||, held-out keys vs "
-                     "held-out query proxies",
-        }[objective],
-        "guideline": {"layer_mean_norm_ratio": _round(ratio), "verdict": verdict,
-                      "layer_mean_norms": layer_means},
-        "summary": {
-            "layers_changed": int(sum(1 for s in chosen if s != 0)),
-            "mean_default_objective": _round(np.mean([v[0] for v in objectives])),
-            "mean_best_objective": _round(np.mean([v.min() for v in objectives])),
-            "worst_default_objective": _round(max(v[0] for v in objectives)),
-            "worst_best_objective": _round(max(v.min() for v in objectives)),
-        },
-        "subsample_short_layers": short,
-        "notes": notes,
-        "layers": rows,
-    }
-    result = Calibration(signset, report, np.stack(objectives), tuple(seconds), tuple(notes),
-                         tuple(cpu))
+    options = {"b": b, "candidates": candidates, "subsample": subsample, "seed": seed,
+               "objective": objective, "samples": samples}
+    report = _report(dump, name, options, (layers, heads, d), used, norms, search, short, notes)
+    result = Calibration(signset, report, np.stack(search.objectives), tuple(search.seconds),
+                         tuple(notes), tuple(search.cpu))
     if out is not None:
         result.write(out)
     return result
-
-
-# ------------------------------------------------------------------------------------------------
-# Rendering
-
-def _fmt(x, digits=4):
-    if x is None:
-        return "–"
-    if isinstance(x, int):
-        return str(x)
-    return f"{x:.{digits}g}"
-
-
-def _render_markdown(report):
-    o, dmp, g = report["options"], report["dump"], report["guideline"]
-    summary = report["summary"]
-    lines = [
-        f"# Sign calibration: {dmp['file']}",
-        "",
-        f"Model: {dmp['model'] or 'unknown'}  ",
-        f"Options: b = {o['b']}, objective = {o['objective']}, candidates = {o['candidates']}, "
-        f"subsample = {o['subsample']}, seed = {o['seed']}, samples = {o['samples']}  ",
-        f"Data: {report['data']['layers']} layers x {report['data']['kv_heads']} KV heads, "
-        f"head_dim {report['data']['head_dim']}, {report['data']['tokens_used']} tokens "
-        f"(fit half {report['data']['fit_tokens']}, held-out half "
-        f"{report['data']['held_out_tokens']})  ",
-        f"Objective: {report['objective']}",
-        "",
-        f"**Paper's guideline:** max/min ratio of layer-mean key norms = "
-        f"{_fmt(g['layer_mean_norm_ratio'], 3)} → **{g['verdict']}**. (The real driver is "
-        "outlier key directions, for which the norm ratio is only a proxy.)",
-        "",
-        f"Layers whose pattern changed: {summary['layers_changed']} of "
-        f"{report['data']['layers']}; worst layer objective "
-        f"{_fmt(summary['worst_default_objective'])} (default) → "
-        f"{_fmt(summary['worst_best_objective'])} (calibrated).",
-        "",
-        "| layer | ‖k‖ mean | ‖k‖ std | ‖k‖ min | ‖k‖ max | max\\|k\\| | default | best | seed | "
-        "gain | min / median / max over candidates | mse default → best | score default → best "
-        "| vectors |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|---:|",
-    ]
-    for r in report["layers"]:
-        nm, sp, ck = r["norms"], r["spread"], r["check"]
-        pair = {k: (f"{_fmt(v['default'])} → {_fmt(v['best'])}" if v else "–")
-                for k, v in ck.items()}
-        lines.append(
-            f"| {r['layer']} | {_fmt(nm['mean'])} | {_fmt(nm['std'])} | {_fmt(nm['min'])} | "
-            f"{_fmt(nm['max'])} | {_fmt(nm['max_abs'])} | {_fmt(r['default_objective'])} | "
-            f"{_fmt(r['best_objective'])} | {r['best_seed']} | {100 * r['improvement']:.1f} % | "
-            f"{_fmt(sp['min'])} / {_fmt(sp['median'])} / {_fmt(sp['max'])} | {pair['mse']} | "
-            f"{pair['score']} | {r['vectors']} |")
-    lines.append("")
-    if report["notes"]:
-        lines += ["Notes:", ""] + [f"* {n}" for n in report["notes"]] + [""]
-    lines.append("Files: the sign file (golden.signs format), the ROM image (.hex, one d-bit "
-                 "word per layer, $readmemh), this summary, the JSON report and the plot (.png).")
-    return "\n".join(lines) + "\n"
-
-
-def _render_png(report, objectives):
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError:
-        return None
-    layers = objectives.shape[0]
-    fig = Figure(figsize=(max(6.0, 0.32 * layers + 2), 4.0), dpi=100)
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot(1, 1, 1)
-    pos = np.arange(layers)
-    ax.boxplot(list(objectives), positions=pos, widths=0.6, whis=(0, 100), showfliers=False,
-               patch_artist=False)
-    ax.scatter(pos, objectives[:, 0], marker="x", color="tab:red", zorder=3,
-               label="default (candidate 0)")
-    ax.scatter(pos, objectives.min(axis=1), marker="o", s=14, color="tab:green", zorder=3,
-               label="chosen")
-    o = report["options"]
-    ax.set_xlabel("layer")
-    ax.set_ylabel(f"{o['objective']} objective (lower is better)")
-    ax.set_title(f"{report['dump']['file']}: b={o['b']}, {o['candidates']} candidates "
-                 "(box: min–max, quartiles)", fontsize=9)
-    if objectives.max() > 10 * objectives.min() > 0:
-        ax.set_yscale("log")
-    ax.set_xticks(pos)
-    ax.set_xticklabels([str(i) for i in pos], fontsize=7)
-    ax.legend(fontsize=8, loc="best")
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", metadata={"Software": None})
-    return buf.getvalue()

@@ -17,7 +17,7 @@ from functools import cache
 import numpy as np
 from scipy import optimize, special
 
-from .config import check_int_range
+from .checks import check_int_range
 
 __all__ = ["Codebook", "gaussian_codebook", "beta_codebook", "quantise_float"]
 

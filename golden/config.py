@@ -6,7 +6,10 @@ Every width of the datapath is derived here, in one place, from the user-facing 
 
 from dataclasses import dataclass, fields
 
-__all__ = ["AxelramConfig", "check_int_range"]
+from .checks import check_int_range
+from .codebook import gaussian_codebook
+
+__all__ = ["AxelramConfig"]
 
 # Parameter ranges: (minimum, maximum). One table, one message shape.
 _RANGES = {
@@ -24,16 +27,6 @@ _RANGES = {
 
 #: The golden model computes in int64; the widest intermediate must leave one bit of headroom.
 _INT64_LIMIT = 62
-
-
-def check_int_range(name, value, lo, hi, *, power_of_two=False):
-    """Raise the project's standard error unless ``value`` is an int in [lo, hi]."""
-    kind = "a power of two" if power_of_two else "an integer"
-    ok = isinstance(value, int) and not isinstance(value, bool) and lo <= value <= hi
-    if ok and power_of_two:
-        ok = value & (value - 1) == 0
-    if not ok:
-        raise ValueError(f"{name} must be {kind} between {lo} and {hi}, not {value!r}")
 
 
 @dataclass(frozen=True)
@@ -171,14 +164,12 @@ class AxelramConfig:
     @property
     def threshold_rom(self):
         """Positive thresholds gamma_1..gamma_{H-1} as unsigned ints, scale 2**-thr_frac."""
-        from .codebook import gaussian_codebook
         cb = gaussian_codebook(self.b)
         return tuple(round(g * (1 << self.thr_frac)) for g in cb.thresholds[self.half_levels:])
 
     @property
     def centroid_rom(self):
         """Positive centroids c_0..c_{H-1} (ascending) as unsigned ints, scale 2**-cent_frac."""
-        from .codebook import gaussian_codebook
         cb = gaussian_codebook(self.b)
         return tuple(round(c * (1 << self.cent_frac)) for c in cb.centroids[self.half_levels:])
 

@@ -20,7 +20,8 @@ Counting rules (all per the stated unit; "add" includes subtract):
 
 from dataclasses import dataclass
 
-from .config import AxelramConfig, check_int_range
+from .checks import check_int_range
+from .config import AxelramConfig
 
 __all__ = ["OpCounts", "op_counts"]
 

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import check_int_range
+from .checks import check_int_range
 
 __all__ = ["sign_pattern", "SignSet", "default_signs", "read_signs", "write_signs",
            "rom_words", "atomic_path", "atomic_write_text", "FORMAT"]

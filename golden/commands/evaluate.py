@@ -1,11 +1,11 @@
-"""``axelram eval``: perplexity of a real model whose KV cache is quantised (golden.evaluate)."""
+"""``axelram eval``: perplexity of a real model whose KV cache is quantised (golden.evaluation)."""
 
 import json
 import time
 from pathlib import Path
 
 DESCRIPTION = """\
-Perplexity protocol (golden/evaluate.py): the first TOKENS tokens of the text are cut into
+Perplexity protocol (golden/evaluation/): the first TOKENS tokens of the text are cut into
 TOKENS // CTX non-overlapping windows of CTX tokens; each window is one forward pass, every token
 except the first of each window is scored exactly once. The model's attention reads the keys
 (and with --values method also the values) as the quantised cache returns them. Every method is
@@ -62,14 +62,16 @@ def add_parser(subparsers):
 def prepare(args):
     """Every check that needs no model weights; returns what the run needs. Raises ValueError /
     FileNotFoundError with a one-line message."""
-    from golden import evaluate as ev
-    from golden import kvdump
+    from golden.evaluation import corpus, models, packages
+    from golden.evaluation.methods import check_b, make_method
+    from golden.evaluation.model_info import model_info
+    from golden.kvdump import read_kv_dump
     from golden.signs import read_signs
 
     methods = [m.strip() for m in str(args.method).split(",") if m.strip()]
     if not methods:
         raise ValueError("--method is empty")
-    bits = {m: ev.check_b(m, args.b) for m in methods}
+    bits = {m: check_b(m, args.b) for m in methods}
     if args.ctx < 2:
         raise ValueError(f"--ctx must be at least 2, not {args.ctx}")
     if args.tokens < args.ctx:
@@ -83,8 +85,8 @@ def prepare(args):
     if args.out is not None and args.out.is_dir():
         raise ValueError(f"--out {str(args.out)!r} is a directory")
 
-    ref = kvdump.resolve_model(args.model)
-    info = ev.model_info(ref)
+    ref = models.resolve_model(args.model)
+    info = model_info(ref)
     signs = None
     if args.signs is not None:
         if not args.signs.is_file():
@@ -94,30 +96,33 @@ def prepare(args):
     if "srft-int4" in methods or "axelram-centred" in methods:
         path = args.calib_kv
         if path is None:
-            name = ref.name if ref.name in kvdump.MODELS else Path(str(args.model)).stem
+            name = ref.name if ref.name in models.MODELS else Path(str(args.model)).stem
             path = Path("build") / "kv" / f"{name}_calib.safetensors"
         if not Path(path).is_file():
             raise FileNotFoundError(f"srft-int4 and axelram-centred need a calibration KV dump; "
                                     f"{str(path)!r} not found (make kv-dump, or --calib-kv)")
-        calib = kvdump.read_kv_dump(path, expect_d=info.head_dim)
+        calib = read_kv_dump(path, expect_d=info.head_dim)
         if calib.layers != info.layers or calib.kv_heads != info.kv_heads:
             raise ValueError(f"calibration dump {path} has {calib.layers} layers x "
                              f"{calib.kv_heads} KV heads, the model {info.layers} x "
                              f"{info.kv_heads}")
-    built = [ev.make_method(m, info, bits[m], signs=signs, seed=args.seed, calib=calib,
-                            values=args.values) for m in methods]
+    built = [make_method(m, info, bits[m], signs=signs, seed=args.seed, calib=calib,
+                         values=args.values) for m in methods]
 
-    text, text_description = kvdump.read_text(args.text)
-    ev.check_text_length(text, args.tokens)
-    kvdump.check_eval_packages()
-    tokenizer = kvdump.load_tokenizer(ref)
-    windows = kvdump.token_windows(tokenizer, text, args.ctx, args.tokens // args.ctx)
+    text, text_description = corpus.read_text(args.text)
+    corpus.check_text_length(text, args.tokens)
+    packages.check_eval_packages()
+    tokenizer = models.load_tokenizer(ref)
+    windows = corpus.token_windows(tokenizer, text, args.ctx, args.tokens // args.ctx)
     return ref, info, built, windows, text_description
 
 
 def run(args):
-    from golden import evaluate as ev
-    from golden import kvdump
+    from golden.evaluation import models
+    from golden.evaluation.evaluator import Evaluator
+    from golden.evaluation.methods.axelram_fixed import AxelramFixed
+    from golden.evaluation.methods.fp16 import FP16
+    from golden.evaluation.report import markdown_table
 
     start = time.monotonic()
     ref, info, methods, windows, text_description = prepare(args)
@@ -126,20 +131,20 @@ def run(args):
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     print(f"loading {ref.describe()}", flush=True)
-    model = kvdump.load_model(ref)
+    model = models.load_model(ref)
     print(f"{len(windows)} windows x {args.ctx} tokens of {args.text}; methods: "
           f"{', '.join(m.label for m in methods)}", flush=True)
-    evaluator = ev.Evaluator(model, windows, info=info)
-    results = [] if any(isinstance(m, ev.FP16) for m in methods) else [
-        evaluator.run(ev.FP16(info, values=args.values))]
+    evaluator = Evaluator(model, windows, info=info)
+    results = [] if any(isinstance(m, FP16) for m in methods) else [
+        evaluator.run(FP16(info, values=args.values))]
     for m in methods:
         r = evaluator.run(m)
-        if args.score_check and isinstance(m, ev.AxelramFixed):
+        if args.score_check and isinstance(m, AxelramFixed):
             r["score_check"] = _score_check(m, model, windows[0], info)
         results.append(r)
         print(f"  {m.label}: PPL {r['ppl']:.4f} (ΔPPL {r['dppl']:+.4f}), {r['seconds']:.0f} s",
               flush=True)
-    table = ev.markdown_table(results)
+    table = markdown_table(results)
     print()
     print(table, end="")
     if args.out is not None:
@@ -168,23 +173,21 @@ def _score_check(method, model, ids, info, layers=(0, None), queries=8):
     (first and last layer, ``queries`` query rows of head 0)."""
     import torch
 
-    from golden import evaluate as ev
+    from golden.evaluation.attention import AttentionHook, decoder_hidden
+    from golden.evaluation.methods.fp16 import FP16
 
     captured = {}
 
-    class Capture(ev.FP16):
+    class Capture(FP16):
         needs_queries = True
 
         def keys(self, k, layer, q=None):
             captured[layer] = (k.copy(), q[0, -queries:].copy())
             return super().keys(k, layer)
 
-    cap = Capture(info)
-    hook = ev._Hook(cap)
-    evaluator = ev.Evaluator.__new__(ev.Evaluator)
-    evaluator.decoder, evaluator._torch = model.get_decoder(), torch
+    hook = AttentionHook(Capture(info))
     with torch.inference_mode():
-        evaluator._hidden(hook, ids)
+        decoder_hidden(model.get_decoder(), hook, ids)
     out = {}
     for layer in layers:
         layer = info.layers - 1 if layer is None else layer

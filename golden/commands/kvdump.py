@@ -37,7 +37,8 @@ def add_parser(subparsers):
 
 
 def run(args):
-    from golden import kvdump
+    from golden.evaluation import capture, corpus, models, packages
+    from golden.kvdump import write_kv_dump
 
     for label, value in (("--tokens", args.tokens), ("--samples", args.samples)):
         if value < 1:
@@ -45,21 +46,21 @@ def run(args):
     if args.out.exists() and args.out.is_dir():
         raise ValueError(f"--out {str(args.out)!r} is a directory")
 
-    kvdump.check_eval_packages()
+    packages.check_eval_packages()
     start = time.monotonic()
-    ref = kvdump.resolve_model(args.model)
-    text, text_description = kvdump.read_text(args.text)
-    tokenizer = kvdump.load_tokenizer(ref)
-    windows = kvdump.token_windows(tokenizer, text, args.tokens, args.samples)
+    ref = models.resolve_model(args.model)
+    text, text_description = corpus.read_text(args.text)
+    tokenizer = models.load_tokenizer(ref)
+    windows = corpus.token_windows(tokenizer, text, args.tokens, args.samples)
 
     print(f"loading {ref.describe()}", flush=True)
-    model = kvdump.load_model(ref)
+    model = models.load_model(ref)
     loaded = time.monotonic()
     print(f"running {args.samples} x {args.tokens} tokens of {args.text}", flush=True)
-    dump = kvdump.dump_kv_windows(model, windows, dtype=args.dtype, model_name=ref.describe(),
-                                  text_description=text_description)
+    dump = capture.dump_kv_windows(model, windows, dtype=args.dtype, model_name=ref.describe(),
+                                   text_description=text_description)
     ran = time.monotonic()
-    kvdump.write_kv_dump(dump, args.out)
+    write_kv_dump(dump, args.out)
     size = args.out.stat().st_size
     print(f"wrote {args.out}: {dump.layers} layers x {dump.kv_heads} KV heads x "
           f"{dump.tokens_total} tokens x head_dim {dump.head_dim}, {args.dtype}, "
