@@ -1,12 +1,15 @@
-"""The layering rule of issue 13: the golden model, the NumPy calibration and the gateware never
-import the torch-side tooling (``golden.evaluation``), torch, transformers or matplotlib, and the
-``golden`` modules import each other without cycles."""
+"""The layering rules of issue 13: the golden model, the NumPy calibration and the gateware never
+import the torch-side tooling (``golden.evaluation``), torch, transformers or matplotlib; the
+gateware imports run macro -> paths -> ``lib``, never between the paths; and neither package has
+an import cycle."""
 
 import ast
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -94,20 +97,24 @@ def test_model_side_sources_name_no_torch_side_module():
     assert not offenders, offenders
 
 
-def test_golden_imports_have_no_cycle():
-    """The import graph of the ``golden`` modules (lazy imports included) is acyclic."""
+def _graph(package_dir):
+    """Import graph of the modules below ``package_dir`` (lazy imports included)."""
     modules = {}
-    for path in sorted((ROOT / "golden").rglob("*.py")):
+    for path in sorted((ROOT / package_dir).rglob("*.py")):
         parts = path.relative_to(ROOT).with_suffix("").parts
         if parts[-1] == "__init__":
             name, package = ".".join(parts[:-1]), ".".join(parts[:-1])
         else:
             name, package = ".".join(parts), ".".join(parts[:-1])
         modules[name] = (path, package)
-    graph = {}
-    for name, (path, package) in modules.items():
-        graph[name] = sorted({m for m in _imports(path, package) if m in modules and m != name})
+    return {name: sorted({m for m in _imports(path, package) if m in modules and m != name})
+            for name, (path, package) in modules.items()}
 
+
+@pytest.mark.parametrize("package_dir", ["golden", "axelram_hw"])
+def test_imports_have_no_cycle(package_dir):
+    """The import graph of the package's modules (lazy imports included) is acyclic."""
+    graph = _graph(package_dir)
     state, cycles = {}, []
 
     def visit(node, stack):
@@ -123,3 +130,23 @@ def test_golden_imports_have_no_cycle():
         if node not in state:
             visit(node, [node])
     assert not cycles, cycles
+
+
+#: What each gateware layer may import from ``axelram_hw`` (besides itself).
+PATHS = ("axelram_hw.front_end", "axelram_hw.write_path", "axelram_hw.read_path")
+ALLOWED = {"axelram_hw.lib": (), **{path: ("axelram_hw.lib",) for path in PATHS}}
+
+
+def test_gateware_imports_run_macro_to_paths_to_lib():
+    """``lib`` imports no path; a path imports only itself and ``lib``, never another path."""
+    offenders = []
+    for name, imported in _graph("axelram_hw").items():
+        layer = next((layer for layer in ALLOWED if name == layer or
+                      name.startswith(layer + ".")), None)
+        if layer is None:
+            continue
+        for m in imported:
+            if not (m == layer or m.startswith(layer + ".") or
+                    any(m == a or m.startswith(a + ".") for a in ALLOWED[layer])):
+                offenders.append(f"{name} imports {m}")
+    assert not offenders, offenders
