@@ -7,14 +7,15 @@ import random
 import numpy as np
 import pytest
 from amaranth import unsigned
-from hw_keys import make_keys
-from stream_sim import run, sink, source
 
 from axelram_hw.write_path.quantiser import Quantiser
 from axelram_hw.write_path.thresholds import ThresholdUnit
 from axelram_hw.write_path.thresholds_iterative import IterativeThresholdUnit
 from golden.config import AxelramConfig
 from golden.fixed import FixedModel, quantise, root, scaled_thresholds
+from tests.support.keys import make_keys
+from tests.support.streams import run, sink, source
+from tests.support.thresholds import assert_same, root_extremes, serial_threshold_payloads
 
 CONFIGS = {
     "d8_b1": dict(d=8, b=1),
@@ -60,12 +61,6 @@ def run_quantiser(cfg, u, lo, seed):
              tail=dut.latency + 8),
         deadline_cycles=20 * len(u) * cfg.beats + 200)
     return np.array([list(g) for g in got], dtype=np.int64).reshape(len(u), cfg.d)
-
-
-def assert_same(got, want, what):
-    bad = np.argwhere(got != want)
-    assert not bad.size, (f"{len(bad)} {what} differ; first at (key, coordinate) "
-                          f"{tuple(bad[0])}: got {got[tuple(bad[0])]}, want {want[tuple(bad[0])]}")
 
 
 @pytest.mark.parametrize("antisymmetric", [True, False], ids=["anti", "full"])
@@ -124,21 +119,6 @@ def test_quantiser_rejects_bad_config():
 
 
 # -- IterativeThresholdUnit: bit-serial products, one key per `interval` clocks ------------------
-
-def root_extremes(cfg, keys):
-    """Roots of ``keys`` and of every exponent with the smallest and the largest mantissa."""
-    m, z = root(cfg, keys)
-    ms = cfg.sqrt_mant
-    ez = np.arange(cfg.sqrt_z_min, cfg.sqrt_z_max + 1)
-    em = np.concatenate([np.full(ez.size, 1 << (ms - 1)), np.full(ez.size, (1 << ms) - 1)])
-    return np.concatenate([m, em]), np.concatenate([z, ez, ez])
-
-
-def serial_threshold_payloads(m, z):
-    """``{data: {m, z}, side}`` with the position as side data (it must come back with it)."""
-    return [{"data": {"m": a, "z": b}, "side": n % 256}
-            for n, (a, b) in enumerate(zip(m.tolist(), z.tolist(), strict=True))]
-
 
 @pytest.mark.parametrize("seed", range(2))
 @pytest.mark.parametrize("name", [n for n in CONFIGS if CONFIGS[n]["b"] > 1])

@@ -27,20 +27,6 @@ import pytest
 from amaranth.back import rtlil, verilog
 from amaranth.hdl import ClockDomain, Module
 from amaranth.lib import data
-from stream_sim import run, sink, source, stream_get
-from test_hw_query_table import make_queries
-from test_hw_read_path import (
-    Store,
-    after,
-    as_tuples,
-    check_scores,
-    expected_scores,
-    query_beats,
-    then_flag,
-    vectors,
-)
-from test_hw_read_path import run_traffic as shared_run_traffic
-from test_verilator_lint import lint, needs_verilator
 
 from axelram_hw.read_path.packed_store import PackedIndexStore, coords_per_word, words_per_key
 from axelram_hw.read_path.query_table_serial import SerialQueryTableBuilder
@@ -49,6 +35,20 @@ from axelram_hw.read_path.scorer_serial import SerialScorer
 from golden.config import AxelramConfig
 from golden.fixed import FixedModel, StoredKeys, to_fixed
 from golden.signs import default_signs
+from tests.support.read_path import (
+    Store,
+    after,
+    as_tuples,
+    check_scores,
+    expected_scores,
+    make_queries,
+    query_beats,
+    then_flag,
+    vectors,
+)
+from tests.support.read_path import run_traffic as shared_run_traffic
+from tests.support.streams import run, sink, source, stream_get
+from tests.support.tools import lint, needs_verilator
 
 CONFIGS = [
     dict(d=4, b=1, t=6),

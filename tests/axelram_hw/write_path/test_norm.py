@@ -5,13 +5,13 @@ import random
 
 import numpy as np
 import pytest
-from hw_keys import key_beats, make_keys
-from stream_sim import run, sink, source
 
 from axelram_hw.write_path.norm import NormUnit
 from axelram_hw.write_path.norm_iterative import IterativeNormUnit
 from golden.config import AxelramConfig
-from golden.fixed import encode_norm, root
+from tests.support.keys import key_beats, make_keys
+from tests.support.norm import check
+from tests.support.streams import run, sink, source
 
 CONFIGS = {
     "d8_b1": dict(d=8, b=1),
@@ -22,21 +22,6 @@ CONFIGS = {
     "d128_b3_p128": dict(d=128, b=3),
     "d128_b3_p8": dict(d=128, b=3, lanes=8),
 }
-
-
-def expected(cfg, keys):
-    m, z = root(cfg, keys)
-    mant, exp = encode_norm(cfg, m, z)
-    return np.stack([m, z, mant, exp], axis=-1)
-
-
-def check(cfg, keys, got):
-    got = np.array([[g.m, g.z, g.mant, g.exp] for g in got], dtype=np.int64)
-    want = expected(cfg, keys)
-    bad = np.flatnonzero(np.any(got != want, axis=-1))
-    assert not bad.size, (f"{bad.size} of {len(keys)} keys differ; first: key {bad[0]} "
-                          f"got (m, z, mant, exp) {got[bad[0]].tolist()}, "
-                          f"want {want[bad[0]].tolist()}")
 
 
 @pytest.mark.parametrize("name", CONFIGS)

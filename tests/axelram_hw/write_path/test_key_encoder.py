@@ -8,9 +8,6 @@ import pytest
 from amaranth import Cat, Fragment, Signal
 from amaranth.back import verilog
 from amaranth.hdl import ResetInserter
-from hw_keys import key_beats, make_keys
-from stream_sim import run, sink, source
-from test_verilator_lint import lint, needs_verilator
 
 from axelram_hw.write_path.factory import make_key_encoder
 from axelram_hw.write_path.interface import norm_word_layout
@@ -18,6 +15,10 @@ from axelram_hw.write_path.norm_iterative import IterativeNormUnit
 from axelram_hw.write_path.thresholds_iterative import IterativeThresholdUnit
 from golden.config import AxelramConfig
 from golden.fixed import FixedModel
+from tests.support.key_encoder import check, run_encoder
+from tests.support.keys import key_beats, make_keys
+from tests.support.streams import run, sink, source
+from tests.support.tools import lint, needs_verilator
 
 CONFIGS = {
     "d8_b1": dict(d=8, b=1),
@@ -27,49 +28,6 @@ CONFIGS = {
     "d128_b3_p128": dict(d=128, b=3),
     "d128_b3_p8": dict(d=128, b=3, lanes=8),
 }
-
-
-def expected(cfg, keys):
-    """Per output beat: indices (beats*N, lanes), mant and exp (beats*N,)."""
-    stored = FixedModel(cfg).write(keys)
-    idx = stored.idx.astype(np.int64).reshape(-1, cfg.lanes)
-    return idx, np.repeat(stored.mant, cfg.beats), np.repeat(stored.exp, cfg.beats)
-
-
-def check(cfg, keys, got):
-    idx, mant, exp = expected(cfg, keys)
-    assert len(got) == len(idx)
-    got_idx = np.array([list(g.idx) for g in got], dtype=np.int64)
-    got_norm = np.array([[g.mant, g.exp] for g in got], dtype=np.int64)
-    bad = np.argwhere(got_idx != idx)
-    assert not bad.size, (f"{len(bad)} indices differ; first at (beat, lane) {tuple(bad[0])}: "
-                          f"got {got_idx[tuple(bad[0])]}, want {idx[tuple(bad[0])]}")
-    want_norm = np.stack([mant, exp], axis=-1)
-    bad = np.flatnonzero(np.any(got_norm != want_norm, axis=-1))
-    assert not bad.size, (f"{bad.size} norm words differ; first at beat {bad[0]}: got "
-                          f"{got_norm[bad[0]].tolist()}, want {want_norm[bad[0]].tolist()}")
-
-
-def delayed(cycles, testbench):
-    async def wrapper(ctx):
-        await ctx.tick().repeat(cycles) if cycles else None
-        await testbench(ctx)
-    return wrapper
-
-
-def run_encoder(cfg, keys, *, seed, p=0.6, key_delay=0, u_delay=0):
-    dut = make_key_encoder(cfg)
-    u = FixedModel(cfg).rotate(keys, 0)
-    got = []
-    n = len(keys) * cfg.beats
-    run(dut,
-        delayed(key_delay, source(dut.key, key_beats(cfg, keys), rng=random.Random(seed),
-                                  p_valid=p)),
-        delayed(u_delay, source(dut.u, key_beats(cfg, u), rng=random.Random(seed + 1),
-                                p_valid=p)),
-        sink(dut.o, n, got, rng=random.Random(seed + 2), p_ready=p, tail=dut.latency + 20),
-        deadline_cycles=(10 * n + 4 * dut.latency + key_delay + u_delay + 200))
-    return got
 
 
 @pytest.mark.parametrize("antisymmetric", [True, False], ids=["anti", "full"])

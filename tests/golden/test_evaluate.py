@@ -21,7 +21,7 @@ from golden.fixed import FixedModel, to_fixed
 from golden.float_model import FloatModel
 from golden.signs import default_signs, write_signs
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 INFO = ev.ModelInfo(layers=3, heads=4, kv_heads=2, head_dim=64)
 
 
