@@ -4,13 +4,14 @@ with seeded random valid/ready on all three streams."""
 import random
 
 import numpy as np
+from amaranth import Cat
 
 from axelram_hw.write_path.factory import make_key_encoder
 from golden.fixed import FixedModel
 from tests.support.keys import key_beats
 from tests.support.streams import run, sink, source
 
-__all__ = ["expected", "check", "delayed", "run_encoder"]
+__all__ = ["expected", "check", "delayed", "run_encoder", "forked_source"]
 
 
 def expected(cfg, keys):
@@ -56,3 +57,24 @@ def run_encoder(cfg, keys, *, seed, p=0.6, key_delay=0, u_delay=0, dut=None):
         sink(dut.o, n, got, rng=random.Random(seed + 2), p_ready=p, tail=dut.latency + 20),
         deadline_cycles=(10 * n + 4 * dut.latency + key_delay + u_delay + 200))
     return got
+
+
+def forked_source(streams, payload_lists):
+    """Offer beat j of every list on its stream at once; beat j+1 only when all took beat j.
+
+    This is how the macro feeds the encoder (a key beat goes to ``key`` and, through the FWHT,
+    to ``u``): neither stream can run more than one beat ahead of the other.
+    """
+    async def testbench(ctx):
+        for beat in zip(*payload_lists, strict=True):
+            for stream, payload in zip(streams, beat, strict=True):
+                ctx.set(stream.payload, payload)
+                ctx.set(stream.valid, 1)
+            pending = set(range(len(streams)))
+            while pending:
+                *_, readies = await ctx.tick().sample(Cat(*(s.ready for s in streams)))
+                for i in list(pending):
+                    if (readies >> i) & 1:
+                        pending.discard(i)
+                        ctx.set(streams[i].valid, 0)
+    return testbench

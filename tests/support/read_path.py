@@ -3,15 +3,20 @@ contents the golden model should see, expected score beats, the check, and a run
 then queries/commands/scores with seeded random valid/ready."""
 
 import random
+from collections import defaultdict
 
 import numpy as np
 
+from axelram_hw.read_path.packed_store import coords_per_word
 from axelram_hw.read_path.read_path import ReadPath
-from golden.fixed import StoredKeys, to_fixed
+from golden.config import AxelramConfig
+from golden.fixed import FixedModel, StoredKeys, to_fixed
+from golden.signs import default_signs
 from tests.support.streams import run, sink, source
 
-__all__ = ["vectors", "make_queries", "Store", "query_beats", "expected_scores", "as_tuples",
-           "check_scores", "after", "then_flag", "run_traffic"]
+__all__ = ["cfg_id", "serial_config", "model_of", "vectors", "make_queries", "Store",
+           "query_beats", "expected_scores", "as_tuples", "check_scores", "after", "then_flag",
+           "run_traffic", "versions"]
 
 
 def vectors(cfg, rng, n_gauss, outlier=True, zero=True, extreme=False, signs=None):
@@ -145,3 +150,36 @@ def make_queries(cfg, model, rng, n_random):
     qs.append(np.where(s < 0, -top, top - 1))
     qs.append(np.full(cfg.d, -top, dtype=np.int64))
     return qs
+
+
+def cfg_id(p):
+    return "-".join(f"{k}{v}" for k, v in p.items())
+
+
+def serial_config(params):
+    """The ``lanes = 1`` configuration of ``params``."""
+    return AxelramConfig(lanes=1, **params)
+
+
+def model_of(cfg):
+    """The golden model with the default sign patterns."""
+    return FixedModel(cfg, default_signs(cfg.d, cfg.layers))
+
+
+def versions(cfg, writes):
+    """What the memories hold over time: ``words[(slot, w)]`` and ``norms[slot]`` are lists of
+    (clock written, value) in order (a word is written with its last coordinate, the norm with
+    the key's last beat)."""
+    C = coords_per_word(cfg)
+    words, norms = defaultdict(list), defaultdict(list)
+    key = []
+    for n, slot, idx, mant, exp in writes:
+        key.append(idx)
+        c = len(key) - 1
+        if c % C == C - 1 and slot < cfg.t:
+            words[(slot, c // C)].append((n, np.array(key[c - C + 1:c + 1])))
+        if c == cfg.d - 1:
+            if slot < cfg.t:
+                norms[slot].append((n, (mant, exp)))
+            key = []
+    return words, norms

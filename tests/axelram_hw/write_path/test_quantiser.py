@@ -1,33 +1,18 @@
-"""Quantiser, ThresholdUnit and IterativeThresholdUnit against golden.fixed, bit for bit (the
-quantiser in both forms)."""
+"""Quantiser against golden.fixed.quantise, bit for bit (antisymmetric and full comparators);
+the threshold units are in test_thresholds.py and test_thresholds_iterative.py."""
 
 import dataclasses
 import random
 
 import numpy as np
 import pytest
-from amaranth import unsigned
 
 from axelram_hw.write_path.quantiser import Quantiser
-from axelram_hw.write_path.thresholds import ThresholdUnit
-from axelram_hw.write_path.thresholds_iterative import IterativeThresholdUnit
 from golden.config import AxelramConfig
 from golden.fixed import FixedModel, quantise, root, scaled_thresholds
 from tests.support.keys import make_keys
 from tests.support.streams import run, sink, source
-from tests.support.thresholds import assert_same, root_extremes, serial_threshold_payloads
-
-CONFIGS = {
-    "d8_b1": dict(d=8, b=1),
-    "d8_b2": dict(d=8, b=2),
-    "d16_b3_p4": dict(d=16, b=3, lanes=4),
-    "d16_b4": dict(d=16, b=4),
-    "d8_b4_p2_wide": dict(d=8, b=4, lanes=2, in_width=24, norm_mant=16, sqrt_mant=26,
-                          thr_frac=24),
-    "d16_b2_coarse": dict(d=16, b=2, in_width=8, norm_mant=4, sqrt_mant=4, thr_frac=4),
-    "d128_b3_p128": dict(d=128, b=3),
-    "d128_b3_p8": dict(d=128, b=3, lanes=8),
-}
+from tests.support.thresholds import CONFIGS, assert_same
 
 
 def on_threshold_u(cfg, lo, rng):
@@ -79,97 +64,7 @@ def test_quantiser_bit_exact(name, antisymmetric):
     assert_same(got, quantise(cfg, u, lo), "indices")
 
 
-@pytest.mark.parametrize("name", [n for n in CONFIGS if CONFIGS[n]["b"] > 1])
-def test_thresholds_bit_exact(name):
-    cfg = AxelramConfig(**CONFIGS[name])
-    rng = np.random.default_rng(sum(map(ord, name)))
-    keys = make_keys(cfg, rng, n_random=30)
-    m, z = root(cfg, keys)
-    lo = scaled_thresholds(cfg, m, z)
-    # Extremes of the root: every exponent with the smallest and the largest mantissa.
-    ms = cfg.sqrt_mant
-    ez = np.arange(cfg.sqrt_z_min, cfg.sqrt_z_max + 1)
-    em = np.concatenate([np.full(ez.size, 1 << (ms - 1)), np.full(ez.size, (1 << ms) - 1)])
-    ez = np.concatenate([ez, ez])
-    elo = scaled_thresholds(cfg, em, ez)
-    m, z = np.concatenate([m, em]), np.concatenate([z, ez])
-    lo = np.concatenate([lo, elo])
-    assert lo.max() < 1 << cfg.threshold_width
-
-    dut = ThresholdUnit(cfg)
-    got = []
-    run(dut,
-        source(dut.i, [{"m": a, "z": b} for a, b in zip(m.tolist(), z.tolist(), strict=True)],
-               rng=random.Random(3), p_valid=0.6),
-        sink(dut.o, len(m), got, rng=random.Random(4), p_ready=0.6, tail=dut.latency + 8),
-        deadline_cycles=20 * len(m) + 200)
-    assert_same(np.array([list(g.lo) for g in got]), lo, "floor thresholds")
-
-
-def test_threshold_unit_rejects_b1():
-    with pytest.raises(ValueError, match=r"^ThresholdUnit needs b of at least 2 \(b=1 has no "
-                                         r"thresholds\), not 1$"):
-        ThresholdUnit(AxelramConfig(d=8, b=1))
-
-
 def test_quantiser_rejects_bad_config():
     cfg = dataclasses.asdict(AxelramConfig(d=8, b=2))
     with pytest.raises(TypeError, match=r"^cfg must be an AxelramConfig, not \{"):
         Quantiser(cfg)
-
-
-# -- IterativeThresholdUnit: bit-serial products, one key per `interval` clocks ------------------
-
-@pytest.mark.parametrize("seed", range(2))
-@pytest.mark.parametrize("name", [n for n in CONFIGS if CONFIGS[n]["b"] > 1])
-def test_serial_thresholds_bit_exact(name, seed):
-    cfg = AxelramConfig(**CONFIGS[name])
-    m, z = root_extremes(cfg, make_keys(cfg, np.random.default_rng(sum(map(ord, name))),
-                                        n_random=20))
-    lo = scaled_thresholds(cfg, m, z)
-    dut = IterativeThresholdUnit(cfg, unsigned(8))
-    got = []
-    p_valid, p_ready = [(0.6, 0.6), (0.95, 0.2)][seed]
-    run(dut,
-        source(dut.i, serial_threshold_payloads(m, z), rng=random.Random(seed + 3),
-               p_valid=p_valid),
-        sink(dut.o, len(m), got, rng=random.Random(seed + 4), p_ready=p_ready,
-             tail=dut.latency + 8),
-        deadline_cycles=len(m) * 8 * dut.interval + 200)
-    assert_same(np.array([list(g.data.lo) for g in got]), lo, "floor thresholds")
-    assert [g.side for g in got] == [n % 256 for n in range(len(m))], "side data"
-
-
-@pytest.mark.parametrize("name", ["d16_b4", "d8_b4_p2_wide", "d16_b2_coarse", "d128_b3_p128"])
-def test_serial_thresholds_interval_and_latency(name):
-    """Roots back to back: one result every ``interval`` clocks, ``latency`` after its root."""
-    cfg = AxelramConfig(**CONFIGS[name])
-    m, z = root_extremes(cfg, make_keys(cfg, np.random.default_rng(2), n_random=4))
-    dut = IterativeThresholdUnit(cfg, unsigned(8))
-    got, in_stamps, out_stamps = [], [], []
-
-    async def monitor(ctx):
-        cycle = 0
-        async for _, _, iv, ir, ov in ctx.tick().sample(dut.i.valid, dut.i.ready, dut.o.valid):
-            if iv and ir:
-                in_stamps.append(cycle)
-            if ov:
-                out_stamps.append(cycle)
-            cycle += 1
-
-    run(dut, source(dut.i, serial_threshold_payloads(m, z)),
-        sink(dut.o, len(m), got, tail=dut.latency + 4),
-        background=[monitor], deadline_cycles=len(m) * (dut.interval + 2) + 200)
-    assert_same(np.array([list(g.data.lo) for g in got]), scaled_thresholds(cfg, m, z),
-                "floor thresholds")
-    assert in_stamps == [in_stamps[0] + k * dut.interval for k in range(len(m))]
-    assert out_stamps == [t + dut.latency for t in in_stamps]
-    pre = max(0, cfg.sqrt_mant - (cfg.thr_frac - cfg.sqrt_z_max))
-    assert dut.latency == dut.steps + 1 == cfg.thr_frac - cfg.sqrt_z_min + pre + 1
-    assert dut.interval == dut.steps + 2
-
-
-def test_serial_threshold_unit_rejects_b1():
-    with pytest.raises(ValueError, match=r"^IterativeThresholdUnit needs b of at least 2 \(b=1 "
-                                         r"has no thresholds\), not 1$"):
-        IterativeThresholdUnit(AxelramConfig(d=8, b=1), unsigned(8))
