@@ -61,7 +61,7 @@ test: venv  ## run the test suite (without the slow, board and eval markers)
 	$(SIM_ENV) $(PY) -m pytest -q -m "$(TEST_MARKERS)" $(ARGS)
 
 sim: venv  ## cocotb macro test: make sim D=128 B=3 [LANES= T=] SIM=verilator WAVES=1 [K=filter]
-	$(SIM_ENV) $(PY) -m pytest tests/test_cocotb_macro.py $(if $(K),-k "$(K)") $(ARGS)
+	$(SIM_ENV) $(PY) -m pytest tests/sim/test_cocotb_macro.py $(if $(K),-k "$(K)") $(ARGS)
 
 lint: venv  ## ruff check
 	$(PY) -m ruff check .

@@ -85,7 +85,7 @@ class AxelramMacro(wiring.Component):
       never stalled and have no clock enable; back-pressure from ``score`` stops at the scorer
       (credits) and the table builder.
 
-    Timing (pinned by ``tests/test_hw_macro.py::test_throughput``)
+    Timing (pinned by ``tests/axelram_hw/test_macro.py::test_throughput``)
     ----------------------------------------------------------------
     * Write: one beat per clock, so one key per ``beats`` clocks (one per clock at ``P = d``),
       with no bubbles while the write stream alone is active.

@@ -43,7 +43,7 @@ is split as ``H_d = H_a (x) H_b`` (two small matrix products instead of one ``d 
 mse error is summed through a closed form (no per-coordinate index look-up), and candidate
 chunks run on all cores (the result does not depend on the number of threads). Everything is
 float64; the results equal a straightforward per-candidate loop to ~1e-13 relative
-(``tests/test_calibrate.py``).
+(``tests/golden/test_calibrate.py``).
 
 Files (:meth:`Calibration.write`, for ``--out signs.json``)
 -----------------------------------------------------------

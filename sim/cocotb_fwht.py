@@ -1,4 +1,4 @@
-"""cocotb tests of the generated FWHT block (run by tests/test_cocotb_blocks.py)."""
+"""cocotb tests of the generated FWHT block (run by tests/sim/test_cocotb_blocks.py)."""
 
 import cocotb
 import numpy as np

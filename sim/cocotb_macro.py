@@ -1,4 +1,4 @@
-"""cocotb tests of the generated AXELRAM macro (run by tests/test_cocotb_macro.py).
+"""cocotb tests of the generated AXELRAM macro (run by tests/sim/test_cocotb_macro.py).
 
 Every test runs with seeded random back-pressure on all three streams (unless it says
 otherwise), checks every score bit for bit against the golden model, and ends with no score

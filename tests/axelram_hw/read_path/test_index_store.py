@@ -5,12 +5,12 @@ import random
 import numpy as np
 import pytest
 from amaranth.hdl import ClockDomain, Module
-from stream_sim import run, source
 
 from axelram_hw.read_path.index_store import IndexStore
 from golden.config import AxelramConfig
 from golden.fixed import FixedModel, to_fixed
 from golden.signs import default_signs
+from tests.support.streams import run, source
 
 CONFIGS = [
     dict(d=8, b=1, t=16),

@@ -14,12 +14,12 @@ import warnings
 import numpy as np
 import pytest
 from amaranth.hdl import ClockDomain, Module, UnusedElaboratable
-from stream_sim import run, sink, source
 
 from axelram_hw.macro import AxelramMacro
 from golden.config import AxelramConfig
 from golden.fixed import FixedModel, StoredKeys, to_fixed
 from golden.signs import SignSet, default_signs, sign_pattern
+from tests.support.streams import run, sink, source
 
 
 def cfg_id(p):

@@ -1,7 +1,7 @@
-"""SerialReadPath (lanes = 1) and its blocks against golden.fixed.FixedModel, bit for bit.
+"""SerialReadPath (lanes = 1) against golden.fixed.FixedModel, bit for bit (PackedIndexStore
+and SerialQueryTableBuilder on their own are in test_packed_store.py and
+test_query_table_serial.py).
 
-* PackedIndexStore: the packed words read back as golden rows, writes held off by reads;
-* SerialQueryTableBuilder: ``qs`` and every entry over the whole range of ``qs``;
 * SerialReadPath: scores of queries against stored keys with seeded random valid/ready on all
   four streams — keys written first, or writes (rewrites, writes to slots being scored)
   interleaved with commands, checked by a timeline that allows exactly the versions the
@@ -27,28 +27,30 @@ import pytest
 from amaranth.back import rtlil, verilog
 from amaranth.hdl import ClockDomain, Module
 from amaranth.lib import data
-from stream_sim import run, sink, source, stream_get
-from test_hw_query_table import make_queries
-from test_hw_read_path import (
-    Store,
-    after,
-    as_tuples,
-    check_scores,
-    expected_scores,
-    query_beats,
-    then_flag,
-    vectors,
-)
-from test_hw_read_path import run_traffic as shared_run_traffic
-from test_verilator_lint import lint, needs_verilator
 
 from axelram_hw.read_path.packed_store import PackedIndexStore, coords_per_word, words_per_key
 from axelram_hw.read_path.query_table_serial import SerialQueryTableBuilder
 from axelram_hw.read_path.read_path_serial import SerialReadPath
 from axelram_hw.read_path.scorer_serial import SerialScorer
 from golden.config import AxelramConfig
-from golden.fixed import FixedModel, StoredKeys, to_fixed
-from golden.signs import default_signs
+from golden.fixed import StoredKeys, to_fixed
+from tests.support.read_path import (
+    Store,
+    after,
+    as_tuples,
+    cfg_id,
+    check_scores,
+    expected_scores,
+    model_of,
+    query_beats,
+    serial_config,
+    then_flag,
+    vectors,
+    versions,
+)
+from tests.support.read_path import run_traffic as shared_run_traffic
+from tests.support.streams import run, sink, source, stream_get
+from tests.support.tools import lint, needs_verilator
 
 CONFIGS = [
     dict(d=4, b=1, t=6),
@@ -61,18 +63,6 @@ CONFIGS = [
     dict(d=128, b=3, t=12),
     dict(d=128, b=4, t=5),
 ]
-
-
-def cfg_id(p):
-    return "-".join(f"{k}{v}" for k, v in p.items())
-
-
-def serial(params):
-    return AxelramConfig(lanes=1, **params)
-
-
-def model_of(cfg):
-    return FixedModel(cfg, default_signs(cfg.d, cfg.layers))
 
 
 # ---- the joined read path, keys written first ---------------------------------------------------
@@ -88,7 +78,7 @@ def test_scores_bit_exact(params):
     """Gaussian/outlier/zero keys in some slots (others never written), Gaussian/outlier/zero/
     extreme queries back to back; commands cover written, never-written and out-of-range slots
     and count = 0."""
-    cfg = serial(params)
+    cfg = serial_config(params)
     model = model_of(cfg)
     rng = np.random.default_rng(cfg.d * 10 + cfg.b)
     big = cfg.d == 128
@@ -110,7 +100,7 @@ def test_scores_bit_exact(params):
                          ids=cfg_id)
 def test_fill_whole_store(params):
     """Write all t slots (some twice: the later write wins), then score them all, twice."""
-    cfg = serial(params)
+    cfg = serial_config(params)
     model = model_of(cfg)
     rng = np.random.default_rng(7)
     keys = np.array([to_fixed(rng.standard_normal(cfg.d), cfg)[0] for _ in range(cfg.t + 4)])
@@ -143,25 +133,6 @@ def monitor(dut, log):
                 log["score"].append((n, as_tuples([sp])[0]))
             n += 1
     return testbench
-
-
-def versions(cfg, writes):
-    """What the memories hold over time: ``words[(slot, w)]`` and ``norms[slot]`` are lists of
-    (clock written, value) in order (a word is written with its last coordinate, the norm with
-    the key's last beat)."""
-    C = coords_per_word(cfg)
-    words, norms = defaultdict(list), defaultdict(list)
-    key = []
-    for n, slot, idx, mant, exp in writes:
-        key.append(idx)
-        c = len(key) - 1
-        if c % C == C - 1 and slot < cfg.t:
-            words[(slot, c // C)].append((n, np.array(key[c - C + 1:c + 1])))
-        if c == cfg.d - 1:
-            if slot < cfg.t:
-                norms[slot].append((n, (mant, exp)))
-            key = []
-    return words, norms
 
 
 def visible(history, start, end, initial):
@@ -213,7 +184,7 @@ def test_writes_interleaved_with_commands(params):
     """All four streams at once with random valid/ready: keys (re)written into random slots
     while commands score them. Each score must come from what its slot held when the command
     was accepted, or from a word or norm written later but before the score left."""
-    cfg = serial(params)
+    cfg = serial_config(params)
     model = model_of(cfg)
     rng = np.random.default_rng(cfg.d + 3 * cfg.b)
     n_keys = 3 * cfg.t if cfg.d < 128 else cfg.t + 3
@@ -306,7 +277,7 @@ def test_whole_keys_while_rewritten(params):
     """Keys offered on consecutive clocks, rewriting a few slots over and over while commands
     score them (random valid on query and cmd, random ready on score): every score is that of
     one whole version of its slot, never a mix."""
-    cfg = serial(params)
+    cfg = serial_config(params)
     model = model_of(cfg)
     rng = np.random.default_rng(cfg.d * cfg.b)
     n_keys = 8 * cfg.t if cfg.d < 128 else 3 * cfg.t
@@ -336,7 +307,7 @@ def test_whole_keys_while_rewritten(params):
 def test_timeline_checker_rejects_stale_and_wrong_scores():
     """The checker fails a score that ignores a key written before its command, and one that
     no allowed version gives."""
-    cfg = serial(dict(d=8, b=2, t=4))
+    cfg = serial_config(dict(d=8, b=2, t=4))
     model = model_of(cfg)
     rng = np.random.default_rng(0)
     keys = np.array(vectors(cfg, rng, n_gauss=2, outlier=False, zero=False))
@@ -365,7 +336,7 @@ def test_visibility_edge(params):
     """A key whose last beat is accepted in clock n is seen, every word of it, by a command
     transferred in clock n + 1 (the earliest the rule promises); every slot held another key
     before."""
-    cfg = serial(params)
+    cfg = serial_config(params)
     model = model_of(cfg)
     rng = np.random.default_rng(5)
     old = np.array([to_fixed(rng.standard_normal(cfg.d), cfg)[0] for _ in range(cfg.t)])
@@ -419,7 +390,7 @@ def test_visibility_edge(params):
 def test_stale_index_words_score_zero():
     """Keys cut off by a reset before their last beat: their first words are in the index
     memory, their norm is not, so the slots still score as never written (mant 0, exp qs)."""
-    cfg = serial(dict(d=32, b=3, t=8))
+    cfg = serial_config(dict(d=32, b=3, t=8))
     model = model_of(cfg)
     rng = np.random.default_rng(9)
     keys = np.array([to_fixed(rng.standard_normal(cfg.d), cfg)[0] for _ in range(cfg.t)])
@@ -464,7 +435,7 @@ def test_reset_mid_traffic(params):
     """Reset in a clock where a key write and a query are half done and scores have left;
     afterwards the store keeps the completed keys, the interrupted keys are rewritten whole,
     and scoring is bit-exact."""
-    cfg = serial(params)
+    cfg = serial_config(params)
     model = model_of(cfg)
     rng = np.random.default_rng(21)
     half = cfg.t // 2
@@ -622,7 +593,7 @@ def test_throughput(params, write_while_scoring):
     table built meanwhile (``table_gap``), out-of-range slots one per 2 clocks -- also while
     keys are written at one beat per clock, which then wait only a few clocks in all (a
     word's last beat meeting a read)."""
-    cfg = serial(params)
+    cfg = serial_config(params)
     dut, ev = timed_run(cfg, model_of(cfg), write_while_scoring=write_while_scoring)
     q0, s = ev["query"][0], ev["score"]
     runs = []  # the clocks a beat waited, in runs of consecutive clocks
@@ -647,172 +618,13 @@ def test_throughput(params, write_while_scoring):
 
 def test_timing_at_the_default_configuration():
     """The numbers the docstrings give for d=128, b=3 (they do not depend on t)."""
-    dut = SerialReadPath(serial(dict(d=128, b=3, t=16)))
+    dut = SerialReadPath(serial_config(dict(d=128, b=3, t=16)))
     rtlil.convert(dut)  # (elaborated, as every component must be)
     assert (dut.clocks_per_query, dut.query_latency, dut.table_gap, dut.clocks_per_slot) == (
         653, 787, 130, 128)
 
 
 # ---- the blocks on their own ---------------------------------------------------------------------
-
-@pytest.mark.parametrize("params", [dict(d=4, b=2, t=6), dict(d=16, b=3, t=10),
-                                    dict(d=64, b=4, t=3)], ids=cfg_id)
-def test_packed_store(params):
-    """Keys written at random while words and norms are read at random: a read happens in the
-    clock it is asked for and returns the word or norm as it was before that clock, and its
-    data holds until the next read; a beat waits only if it would write in a read clock; in the
-    end every word and norm is the golden row cut into ``coords_per_word * b``-bit words."""
-    cfg = serial(params)
-    model = model_of(cfg)
-    rng = np.random.default_rng(cfg.d)
-    C, W = coords_per_word(cfg), words_per_key(cfg)
-    keys = np.array(vectors(cfg, rng, n_gauss=2 * cfg.t))
-    slots = [int(s) for s in rng.integers(0, cfg.t, size=len(keys))]
-    stored = model.write(keys)
-    beats = Store(cfg).write(slots, stored)
-    dut = PackedIndexStore(cfg)
-    prng = random.Random(2)
-    flag, log = {}, defaultdict(list)
-
-    def as_int(word):
-        return sum(int(x) << (p * cfg.b) for p, x in enumerate(word))
-
-    async def read(ctx, n, addr, norm):
-        """Read word ``addr`` (and its slot's norm if ``norm``) in clock ``n``; returns the
-        clock after the data was taken and the data."""
-        ctx.set(dut.idx.addr, addr)
-        ctx.set(dut.idx.en, 1)
-        ctx.set(dut.norm.addr, addr // W)
-        ctx.set(dut.norm.en, norm)
-        log["reads"].append(n)
-        await ctx.tick()
-        n += 1
-        ctx.set(dut.idx.en, 0)
-        ctx.set(dut.norm.en, 0)
-        data = (ctx.get(dut.idx.word.as_value()), ctx.get(dut.norm.word.as_value()))
-        for _ in range(prng.randrange(4)):  # held, whatever the addresses, across writes
-            ctx.set(dut.idx.addr, prng.randrange(cfg.t * W))
-            ctx.set(dut.norm.addr, prng.randrange(cfg.t))
-            await ctx.tick()
-            n += 1
-            assert (ctx.get(dut.idx.word.as_value()), ctx.get(dut.norm.word.as_value())) \
-                == data
-        return n, data
-
-    async def reader(ctx):
-        n, norm_at = 0, None
-        while not flag.get("done"):
-            addr, norm = prng.randrange(cfg.t * W), prng.random() < 0.5
-            start = n
-            n, data = await read(ctx, n, addr, norm)
-            norm_at = start if norm else norm_at
-            log["checks"].append((addr, start, data[0], norm_at, data[1]))
-        for addr in range(cfg.t * W):
-            n, data = await read(ctx, n, addr, True)
-            log["final"].append((addr, data))
-
-    async def monitor_w(ctx):
-        n = 0
-        while True:
-            _, _, v, r, p = await ctx.tick().sample(dut.w.valid, dut.w.ready, dut.w.payload)
-            if v and r:
-                log["w"].append((n, int(p.slot), int(p.idx[0]), int(p.mant), int(p.exp)))
-            if not r:
-                log["waits"].append((n, len(log["w"])))
-            n += 1
-
-    run(dut, then_flag(source(dut.w, beats, rng=random.Random(1), p_valid=0.8), flag), reader,
-        background=[monitor_w], deadline_cycles=len(beats) * 4 + 40 * cfg.t * W + 2000)
-    words, norms = versions(cfg, log["w"])
-    reads = set(log["reads"])
-    assert log["waits"], "no write met a read"
-    for n, accepted in log["waits"]:
-        assert n in reads and accepted % C == C - 1, f"w not ready in clock {n}"
-
-    def as_of(history, clock, initial):
-        before = [v for n, v in history if n < clock]
-        return before[-1] if before else initial
-
-    assert len(log["checks"]) > 20
-    for addr, clock, word, norm_clock, norm in log["checks"]:
-        want = as_of(words[divmod(addr, W)], clock, np.zeros(C, dtype=np.int64))
-        assert word == as_int(want), f"word {addr} read in clock {clock}"
-        if norm_clock is not None:
-            slot = [a for a, c, *_ in log["checks"] if c == norm_clock][0] // W
-            mant, exp = as_of(norms[slot], norm_clock, (0, 0))
-            assert norm == (exp << cfg.norm_mant) | mant, f"norm {slot} in clock {norm_clock}"
-    rows = dict(zip(slots, stored.rows(cfg), strict=True))  # the last write of a slot wins
-    for addr, (word, norm) in log["final"]:
-        slot, w = divmod(addr, W)
-        row = rows.get(slot, 0)
-        assert word == (row >> (w * C * cfg.b)) & ((1 << (C * cfg.b)) - 1), f"word {addr}"
-        assert norm == row >> (cfg.d * cfg.b), f"norm of slot {slot}"
-
-
-def magnitude_queries(cfg, model):
-    """Queries whose rotations reach every ``a`` from 0 to ``u_width - 2``, so every ``qs``:
-    ``c * e_0`` rotates to ``+-c`` everywhere, ``c * s`` to ``c * d`` at coordinate 0."""
-    s = model.signs.signs[0].astype(np.int64)
-    top = 1 << (cfg.in_width - 1)
-    out = [np.zeros(cfg.d, dtype=np.int64)]
-    for c in [1 << k for k in range(cfg.in_width - 1)] + [-top]:
-        out.append(np.eye(1, cfg.d, 0, dtype=np.int64)[0] * c)
-        out.append(s * max(c, 1 - top))
-    return out
-
-
-@pytest.mark.parametrize("params", [dict(d=4, b=1, t=2), dict(d=16, b=3, t=2),
-                                    dict(d=8, b=2, t=2, in_width=5, table_width=24),
-                                    dict(d=8, b=4, t=2, in_width=6, table_width=20),
-                                    dict(d=128, b=3, t=2)], ids=cfg_id)
-def test_builder_tables(params):
-    """Every entry and qs of Gaussian, outlier, zero, extreme and magnitude-sweep queries, with
-    random valid on ``i`` and a reader that takes each table late, reads it with gaps and
-    releases it: every qs from 0 to table_shift_max - 1 occurs."""
-    cfg = serial(params)
-    model = model_of(cfg)
-    rng = np.random.default_rng(cfg.d + cfg.b)
-    queries = make_queries(cfg, model, rng, n_random=2) + magnitude_queries(cfg, model)
-    beats = [[int(x)] for q in queries for x in model.rotate(q, 0)]
-    dut = SerialQueryTableBuilder(cfg)
-    H = cfg.half_levels
-    prng = random.Random(3)
-    got = []
-
-    async def reader(ctx):
-        for bank in [0, 1] * (len(queries) // 2) + [0] * (len(queries) % 2):
-            for _ in range(prng.randrange(3 * cfg.d)):
-                await ctx.tick()
-            qs = (await stream_get(ctx, dut.o)).qs
-            table = np.zeros((cfg.d, H), dtype=np.int64)
-            for i in range(cfg.d):
-                for j in range(H):
-                    ctx.set(dut.t.addr, (bank * cfg.d + i) * H + j)
-                    ctx.set(dut.t.en, 1)
-                    await ctx.tick()
-                    ctx.set(dut.t.en, 0)
-                    if prng.random() < 0.2:
-                        await ctx.tick()  # held while t_ren is low
-                    table[i, j] = ctx.get(dut.t.word)
-            got.append((int(qs), table))
-            ctx.set(dut.release, 1)
-            await ctx.tick()
-            ctx.set(dut.release, 0)
-        for _ in range(3 * dut.clocks_per_query):
-            await ctx.tick()
-            assert not ctx.get(dut.o.valid), "a table nobody loaded"
-
-    run(dut, source(dut.i, beats, rng=random.Random(1), p_valid=0.7), reader,
-        deadline_cycles=len(queries) * (dut.clocks_per_query + 6 * cfg.d * H) + 4000)
-    assert len(got) == len(queries)
-    for n, (q, (qs, table)) in enumerate(zip(queries, got, strict=True)):
-        ref = model.query(q)
-        assert qs == ref.qs, f"query {n}: qs {qs} != {ref.qs}"
-        bad = np.argwhere(table != ref.entries)
-        assert bad.size == 0, (f"query {n} (qs {qs}): {len(bad)} entries differ, first at "
-                               f"{tuple(bad[0])}: {table[tuple(bad[0])]} != "
-                               f"{ref.entries[tuple(bad[0])]}")
-    assert {qs for qs, _ in got} >= set(range(max(1, cfg.table_shift_max)))
 
 
 @pytest.mark.parametrize("block", [SerialReadPath, PackedIndexStore, SerialQueryTableBuilder,
@@ -863,7 +675,7 @@ def check_single_port(text, module):
 def test_index_memory_is_single_ported():
     """In the RTLIL of the store alone and of the read path; in the Verilog the memory keeps
     the name ``idx_noinit`` (its initialiser is what the generator drops)."""
-    cfg = serial(dict(d=32, b=3, t=12))
+    cfg = serial_config(dict(d=32, b=3, t=12))
     check_single_port(rtlil.convert(PackedIndexStore(cfg), emit_src=False), "top")
     check_single_port(rtlil.convert(SerialReadPath(cfg), emit_src=False), "top.store")
     text = verilog.convert(SerialReadPath(cfg), emit_src=False)
@@ -873,7 +685,7 @@ def test_index_memory_is_single_ported():
 def test_index_memory_maps_to_spram(tmp_path):
     """Yosys ``synth_ice40 -spram`` maps the d=128, b=3, T=1024 store to 3 SB_SPRAM256KA and the
     norms to 4 SB_RAM40_4K once the index memory's initialiser is dropped (about 5 s)."""
-    cfg = serial(dict(d=128, b=3, t=1024))
+    cfg = serial_config(dict(d=128, b=3, t=1024))
     text = verilog.convert(PackedIndexStore(cfg), name="store", emit_src=False)
     text, n = re.subn(r"(reg \[\d+:0\] idx_noinit \[\d+:0\];\n)\s*initial begin\n"
                       r"(?:\s*idx_noinit\[\d+\] = \d+'h0+;\n)+\s*end\n", r"\1", text)
@@ -933,7 +745,7 @@ def test_undefined_index_words_in_4_state_simulation(tmp_path):
     zero-norm select), and no x reaches the control."""
     from sim.runner import icarus_source
 
-    cfg = serial(dict(d=16, b=3, t=6))
+    cfg = serial_config(dict(d=16, b=3, t=6))
     model = model_of(cfg)
     rng = np.random.default_rng(2)
     keys = np.array(vectors(cfg, rng, n_gauss=1, zero=False))
@@ -977,7 +789,7 @@ def test_undefined_index_words_in_4_state_simulation(tmp_path):
 @needs_verilator
 @pytest.mark.parametrize("params", [dict(d=16, b=3, t=12), dict(d=4, b=1, t=5)], ids=cfg_id)
 def test_verilog_lints_clean(tmp_path, params):
-    text = verilog.convert(SerialReadPath(serial(params)), name="serial_read_path",
+    text = verilog.convert(SerialReadPath(serial_config(params)), name="serial_read_path",
                            emit_src=False)
     (tmp_path / "serial_read_path.v").write_text(text)
     rc, issues, out = lint("serial_read_path.v", "serial_read_path", tmp_path)

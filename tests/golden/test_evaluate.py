@@ -27,7 +27,7 @@ from golden.float_model import FloatModel
 from golden.kvdump import KVDump
 from golden.signs import default_signs, write_signs
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 INFO = ModelInfo(layers=3, heads=4, kv_heads=2, head_dim=64)
 
 

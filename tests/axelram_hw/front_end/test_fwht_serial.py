@@ -6,15 +6,15 @@ import numpy as np
 import pytest
 from amaranth import ClockDomain, Module
 from amaranth.back import verilog
-from stream_sim import run, sink, source, stream_put
-from test_hw_fwht import beats, check, expected
-from test_verilator_lint import lint, needs_verilator
 
 from axelram_hw.front_end.fwht_serial import SerialFWHT
 from golden.config import AxelramConfig
 from golden.fixed import FixedModel
 from golden.signs import default_signs
 from sim.vectors import fwht_vectors
+from tests.support.rotation import beats, check, expected
+from tests.support.streams import run, sink, source, stream_put
+from tests.support.tools import lint, needs_verilator
 
 CONFIGS = {
     "d4_w4": dict(d=4, in_width=4),

@@ -4,12 +4,13 @@ import random
 
 import numpy as np
 import pytest
-from stream_sim import run, source, stream_get
 
 from axelram_hw.read_path.query_table import QueryTableBuilder
 from golden.config import AxelramConfig
 from golden.fixed import FixedModel, to_fixed
 from golden.signs import default_signs
+from tests.support.read_path import make_queries
+from tests.support.streams import run, source, stream_get
 
 CONFIGS = [
     dict(d=8, b=1, t=16),
@@ -20,23 +21,6 @@ CONFIGS = [
     dict(d=128, b=3, t=16),
     dict(d=128, b=3, t=16, lanes=8),
 ]
-
-
-def make_queries(cfg, model, rng, n_random):
-    """Gaussian, outlier-channel, zero and maximum-magnitude queries (integers)."""
-    qs = []
-    for _ in range(n_random):
-        qs.append(to_fixed(rng.standard_normal(cfg.d), cfg)[0])
-    x = rng.standard_normal(cfg.d)
-    x[rng.choice(cfg.d, size=min(3, cfg.d), replace=False)] *= 100.0
-    qs.append(to_fixed(x, cfg)[0])
-    qs.append(np.zeros(cfg.d, dtype=np.int64))
-    # s_i * q_i = +-2**(in_width-1) (or one less) everywhere: |v_0| close to d * 2**(in_width-1)
-    top = 1 << (cfg.in_width - 1)
-    s = model.signs.signs[0].astype(np.int64)
-    qs.append(np.where(s < 0, -top, top - 1))
-    qs.append(np.full(cfg.d, -top, dtype=np.int64))
-    return qs
 
 
 def beats_of(cfg, v):

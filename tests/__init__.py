@@ -1,0 +1,1 @@
+"""pytest suite; the layout mirrors the source tree, shared helpers are in ``tests.support``."""
