@@ -86,6 +86,16 @@ def assert_same_contract(a, b, want):
     elaborates(a, b)
 
 
+def assert_factory_picks(factory, cfg, serial_type, folded_type):
+    """``factory`` builds ``serial_type`` at ``lanes = 1`` and ``folded_type`` at ``lanes = 2``,
+    and both elaborate."""
+    serial, folded = factory(cfg), factory(dataclasses.replace(cfg, lanes=2))
+    assert type(serial) is serial_type
+    assert type(folded) is folded_type
+    elaborates(serial, folded)
+    return serial
+
+
 def test_contract_equality_is_by_class_and_members():
     """The comparison the contract tests rely on is not vacuous."""
     cfg = config(CONFIGS[1])
@@ -128,10 +138,7 @@ def check_rotation(dut, cfg, seed):
 def test_rotation_contract(params):
     cfg = config(params)
     assert_same_contract(SignFlipFWHT(cfg), SerialFWHT(cfg), RotationSignature(cfg))
-    serial, folded = make_rotation(cfg), make_rotation(dataclasses.replace(cfg, lanes=2))
-    assert type(serial) is SerialFWHT
-    assert type(folded) is SignFlipFWHT
-    elaborates(serial, folded)
+    assert_factory_picks(make_rotation, cfg, SerialFWHT, SignFlipFWHT)
 
 
 @pytest.mark.parametrize("impl", [SignFlipFWHT, SerialFWHT], ids=name_of)
@@ -235,16 +242,13 @@ def check_key_encoder(dut, cfg, seed):
 @pytest.mark.parametrize("params", CONFIGS, ids=cfg_id)
 def test_key_encoder_contract(params):
     cfg = config(params)
-    serial = make_key_encoder(cfg)
+    serial = assert_factory_picks(make_key_encoder, cfg, SerialKeyEncoder, KeyEncoder)
     assert_same_contract(KeyEncoder(cfg), serial, KeyEncoderSignature(cfg))
-    assert type(serial) is SerialKeyEncoder
-    folded = make_key_encoder(dataclasses.replace(cfg, lanes=2))
-    assert type(folded) is KeyEncoder
     # The serial encoder takes its norm and threshold units through their contracts.
     built = SerialKeyEncoder(cfg, make_norm_unit(cfg),
                              make_threshold_unit(cfg, norm_word_layout(cfg)))
     assert built.signature == KeyEncoderSignature(cfg)
-    elaborates(folded, built)
+    elaborates(built)
 
 
 @pytest.mark.parametrize("impl", [KeyEncoder, make_key_encoder],
@@ -282,13 +286,9 @@ def check_read_path(path, cfg, seed):
 def test_read_path_contract(params):
     cfg = config(params)
     assert_same_contract(ReadPath(cfg), SerialReadPath(cfg), ReadPathSignature(cfg))
-    folded_cfg = dataclasses.replace(cfg, lanes=2)
     assert read_path_class(cfg) is SerialReadPath
-    assert read_path_class(folded_cfg) is ReadPath
-    serial, folded = make_read_path(cfg), make_read_path(folded_cfg)
-    assert type(serial) is SerialReadPath
-    assert type(folded) is ReadPath
-    elaborates(serial, folded)
+    assert read_path_class(dataclasses.replace(cfg, lanes=2)) is ReadPath
+    assert_factory_picks(make_read_path, cfg, SerialReadPath, ReadPath)
 
 
 @pytest.mark.parametrize("impl", [ReadPath, SerialReadPath], ids=name_of)

@@ -198,18 +198,8 @@ def test_writes_interleaved_with_commands(params):
     dut = SerialReadPath(cfg)
     prng = random.Random(cfg.d)
     log = defaultdict(list)
-    n_scores = sum(c for _, c in cmds)
-    run(dut,
-        source(dut.store_w, beats, rng=random.Random(prng.random()), p_valid=0.7),
-        source(dut.query, query_beats(cfg, model, queries), rng=random.Random(prng.random()),
-               p_valid=0.7),
-        source(dut.cmd, [{"first": f, "count": c} for f, c in cmds],
-               rng=random.Random(prng.random()), p_valid=0.5),
-        sink(dut.score, n_scores, [], rng=random.Random(prng.random()), p_ready=0.6,
-             tail=4 * cfg.d + 40),
-        background=[monitor(dut, log)],
-        deadline_cycles=len(beats) * 3 + n_scores * cfg.d * 4
-        + len(queries) * dut.clocks_per_query * 3 + 2000)
+    run_with_writes(cfg, model, dut, queries, cmds, prng, log, beats, lambda rng: source(
+        dut.store_w, beats, rng=rng, p_valid=0.7), clocks_per_beat=3)
     assert check_timeline(cfg, model, queries, log) > 0, "no write overlapped a command"
 
 
@@ -271,6 +261,23 @@ def whole_key_source(stream, beats, d, rng, p_gap):
     return testbench
 
 
+def run_with_writes(cfg, model, dut, queries, cmds, prng, log, beats, writes, clocks_per_beat):
+    """Run ``writes(rng)`` (the ``store_w`` testbench) beside random-valid queries and commands
+    and a random-ready score sink, logging the store and scores with ``monitor``."""
+    n_scores = sum(c for _, c in cmds)
+    run(dut,
+        writes(random.Random(prng.random())),
+        source(dut.query, query_beats(cfg, model, queries), rng=random.Random(prng.random()),
+               p_valid=0.7),
+        source(dut.cmd, [{"first": f, "count": c} for f, c in cmds],
+               rng=random.Random(prng.random()), p_valid=0.5),
+        sink(dut.score, n_scores, [], rng=random.Random(prng.random()), p_ready=0.6,
+             tail=4 * cfg.d + 40),
+        background=[monitor(dut, log)],
+        deadline_cycles=len(beats) * clocks_per_beat + n_scores * cfg.d * 4
+        + len(queries) * dut.clocks_per_query * 3 + 2000)
+
+
 @pytest.mark.parametrize("params", [dict(d=16, b=3, t=5), dict(d=4, b=2, t=4),
                                     dict(d=32, b=4, t=6), dict(d=128, b=3, t=3)], ids=cfg_id)
 def test_whole_keys_while_rewritten(params):
@@ -289,18 +296,8 @@ def test_whole_keys_while_rewritten(params):
     dut = SerialReadPath(cfg)
     prng = random.Random(cfg.t)
     log = defaultdict(list)
-    n_scores = sum(c for _, c in cmds)
-    run(dut,
-        whole_key_source(dut.store_w, beats, cfg.d, random.Random(prng.random()), 0.3),
-        source(dut.query, query_beats(cfg, model, queries), rng=random.Random(prng.random()),
-               p_valid=0.7),
-        source(dut.cmd, [{"first": f, "count": c} for f, c in cmds],
-               rng=random.Random(prng.random()), p_valid=0.5),
-        sink(dut.score, n_scores, [], rng=random.Random(prng.random()), p_ready=0.6,
-             tail=4 * cfg.d + 40),
-        background=[monitor(dut, log)],
-        deadline_cycles=len(beats) * 4 + n_scores * cfg.d * 4
-        + len(queries) * dut.clocks_per_query * 3 + 2000)
+    run_with_writes(cfg, model, dut, queries, cmds, prng, log, beats, lambda rng: whole_key_source(
+        dut.store_w, beats, cfg.d, rng, 0.3), clocks_per_beat=4)
     assert check_whole_keys(cfg, model, queries, log) > 0, "no write overlapped a command"
 
 
@@ -541,20 +538,11 @@ def timed_run(cfg, model, *, write_while_scoring):
     got, ev = [], defaultdict(list)
     go = len(beats) + 2
 
-    async def writer(ctx):
-        for b in beats + extra:
-            ctx.set(dut.store_w.payload, b)
-            ctx.set(dut.store_w.valid, 1)
-            await ctx.tick().until(dut.store_w.ready)
-        ctx.set(dut.store_w.valid, 0)
+    writer = source(dut.store_w, beats + extra)  # back to back: valid stays high
 
     async def queries_tb(ctx):
         await ctx.tick().repeat(go)
-        for qb in query_beats(cfg, model, queries):
-            ctx.set(dut.query.payload, qb)
-            ctx.set(dut.query.valid, 1)
-            await ctx.tick().until(dut.query.ready)
-        ctx.set(dut.query.valid, 0)
+        await source(dut.query, list(query_beats(cfg, model, queries)))(ctx)
 
     async def commands(ctx):
         await ctx.tick().repeat(go)
