@@ -19,25 +19,15 @@ async def start(dut, name, **kwargs):
     return tb, np.random.default_rng(tb.seed), FixedModel(tb.cfg)
 
 
-def special_keys(cfg, rng):
-    """Zero, most-negative everywhere, single non-zero coordinates (1, -1, the extremes),
-    small integers, outlier channels, Gaussian at varied scales."""
-    top = (1 << (cfg.in_width - 1)) - 1
-    keys = [np.zeros(cfg.d, dtype=np.int64), np.full(cfg.d, -top - 1, dtype=np.int64)]
-    for value in (1, -1, top, -top - 1):
-        k = np.zeros(cfg.d, dtype=np.int64)
-        k[rng.integers(cfg.d)] = value
-        keys.append(k)
-    keys.append(rng.integers(-3, 4, cfg.d))
-    return np.concatenate([np.array(keys), vectors.outliers(cfg, rng, 2),
-                           vectors.gaussian(cfg, rng, 12 if cfg.lanes < 64 else 4)])
-
-
 @cocotb.test(**TIMEOUT)
 async def rotated_keys(dut):
-    """Special and random keys with their true rotation ``u = FWHT(s * k)``."""
+    """Special keys (zero, most-negative everywhere, single non-zero coordinates, small
+    integers), outlier channels and Gaussian keys at varied scales, with their true rotation
+    ``u = FWHT(s * k)``."""
     tb, rng, model = await start(dut, "rotated_keys")
-    keys = special_keys(tb.cfg, rng)
+    cfg = tb.cfg
+    keys = np.concatenate([vectors.special_keys(cfg, rng), vectors.outliers(cfg, rng, 2),
+                           vectors.gaussian(cfg, rng, 12 if cfg.lanes < 64 else 4)])
     for key, u in zip(keys, model.rotate(keys, 0), strict=True):
         tb.send(key, u)
     await tb.finish()

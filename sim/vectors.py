@@ -1,8 +1,13 @@
 """Test vectors (integer keys/queries of ``in_width`` bits), seeded by the caller's ``rng``.
 
 Gaussian at varied scales, outlier channels (a few coordinates 100x, as in Qwen2.5 layer-0
-keys), zero and maximum-magnitude vectors, one-hot probes in the rotated domain, and keys built
-so that a rotated coordinate sits exactly on (or next to) a norm-scaled quantiser threshold.
+keys), special keys (zero, single non-zero coordinates, small integers), zero and
+maximum-magnitude vectors, one-hot probes in the rotated domain, keys built so that a rotated
+coordinate sits exactly on (or next to) a norm-scaled quantiser threshold, and the inputs of the
+sign-flip + FWHT block. The one home of these generators: the Amaranth-simulator tests (through
+``tests.support``) and the cocotb testbenches both draw from here, so each kind of vector is
+made one way. Every option that changes the order of the draws is named, so a test's random
+stream stays what it was.
 """
 
 import numpy as np
@@ -10,31 +15,53 @@ import numpy as np
 from golden.fixed import root, scaled_thresholds, to_fixed
 from golden.fwht import fwht
 
-__all__ = ["gaussian", "outliers", "extremes", "probe_queries", "on_threshold_keys",
-           "on_threshold_u", "check_on_threshold"]
+__all__ = ["gaussian", "outliers", "special_keys", "extremes", "probe_queries",
+           "on_threshold_keys", "on_threshold_u", "check_on_threshold", "fwht_vectors"]
 
 
-def gaussian(cfg, rng, n, *, scale_bits=None):
-    """``n`` Gaussian vectors scaled to the full range, then shifted right by 0..``scale_bits``
-    bits at random (small norms too); default ``in_width - 1``."""
+def gaussian(cfg, rng, n, *, scale_bits=None, every=1):
+    """``n`` Gaussian vectors scaled to the full range; every ``every``-th one (all by default,
+    the 2nd, 4th, ... for 2) then shifted right by 0..``scale_bits`` bits at random (small norms
+    too). ``scale_bits`` defaults to ``in_width - 1``; 0 keeps them all at full scale (and draws
+    no shifts)."""
     scale_bits = cfg.in_width - 1 if scale_bits is None else scale_bits
     out = []
-    for _ in range(n):
+    for i in range(n):
         x, _ = to_fixed(rng.standard_normal(cfg.d), cfg)
-        out.append(x >> int(rng.integers(0, scale_bits + 1)))
+        if scale_bits and (i + 1) % every == 0:
+            x = x >> int(rng.integers(0, scale_bits + 1))
+        out.append(x)
     return np.array(out, dtype=np.int64).reshape(n, cfg.d)
 
 
-def outliers(cfg, rng, n, *, factor=100.0, channels=3):
-    """Gaussian vectors with ``channels`` fixed coordinates ``factor`` times larger, scaled to
-    the full range (huge norms, the outliers near the largest value)."""
-    chans = rng.choice(cfg.d, size=min(channels, cfg.d), replace=False)
+def outliers(cfg, rng, n, *, factor=100.0, channels=3, shared=True):
+    """Gaussian vectors with ``channels`` coordinates ``factor`` times larger, scaled to the full
+    range (huge norms, the outliers near the largest value). With ``shared`` the channels are
+    drawn once, first, and are the same in every vector; otherwise each vector draws its own,
+    after its Gaussian."""
+    size = min(channels, cfg.d)
+    chans = rng.choice(cfg.d, size=size, replace=False) if shared else None
     out = []
     for _ in range(n):
         x = rng.standard_normal(cfg.d)
-        x[chans] *= factor
+        x[chans if shared else rng.choice(cfg.d, size=size, replace=False)] *= factor
         out.append(to_fixed(x, cfg)[0])
     return np.array(out, dtype=np.int64).reshape(n, cfg.d)
+
+
+def special_keys(cfg, rng):
+    """The write path's special keys (7, d): zero, most-negative everywhere (the largest sum of
+    squares), a single non-zero coordinate at a random position (1, -1, the most positive, the
+    most negative: norm 1 and the largest power) and small integers in -3..3 (short sums of
+    squares)."""
+    top = (1 << (cfg.in_width - 1)) - 1
+    keys = [np.zeros(cfg.d, dtype=np.int64), np.full(cfg.d, -top - 1, dtype=np.int64)]
+    for value in (1, -1, top, -top - 1):
+        k = np.zeros(cfg.d, dtype=np.int64)
+        k[rng.integers(cfg.d)] = value
+        keys.append(k)
+    keys.append(rng.integers(-3, 4, cfg.d))
+    return np.array(keys, dtype=np.int64)
 
 
 def extremes(cfg, signs):
@@ -112,18 +139,24 @@ def on_threshold_keys(cfg, signs, rng, n, *, coord=None, max_tries=200):
     return np.array(keys, dtype=np.int64), np.array(coords, dtype=np.int64)
 
 
-def on_threshold_u(cfg, key, rng):
-    """For the key encoder, whose ``u`` input is free: a rotated vector whose coordinates sit on
-    and next to every norm-scaled threshold of ``key`` (plus 0, +-1 and the extremes)."""
-    lo = scaled_thresholds(cfg, *root(cfg, key[None]))
+def on_threshold_u(cfg, keys, rng):
+    """For the quantiser and the key encoder, whose ``u`` input is free: rotated vectors whose
+    coordinates sit on and next to every norm-scaled threshold of their key (plus 0, +-1 and
+    the extremes; the quantiser tests ``|u| > lo_j``, so the boundaries are ``+-lo_j`` and
+    ``+-(lo_j + 1)``). One vector (d,) for one key (d,), one row per key for keys (N, d)."""
+    keys = np.asarray(keys)
+    lo = scaled_thresholds(cfg, *root(cfg, keys.reshape(-1, cfg.d)))
     top = (1 << (cfg.u_width - 1)) - 1
-    special = [0, 1, -1, top, -top - 1]
-    for lj in lo[0].tolist():
-        special += [lj, lj + 1, lj - 1, -lj, -lj - 1, -lj + 1]
-    special = np.clip(np.array(special, dtype=np.int64), -top - 1, top)
-    u = rng.choice(special, size=cfg.d)
-    u[:min(cfg.d, special.size)] = special[:cfg.d]
-    return u
+    out = []
+    for lo_k in lo:
+        special = [0, 1, -1, top, -top - 1]
+        for lj in lo_k.tolist():
+            special += [lj, lj + 1, lj - 1, -lj, -lj - 1, -lj + 1]
+        special = np.clip(np.array(special, dtype=np.int64), -top - 1, top)
+        u = rng.choice(special, size=cfg.d)
+        u[:min(cfg.d, special.size)] = special[:cfg.d]
+        out.append(u)
+    return np.array(out, dtype=np.int64).reshape(keys.shape)
 
 
 def check_on_threshold(cfg, keys, coords, signs):

@@ -17,8 +17,9 @@ from amaranth.hdl import ClockDomain, Module, UnusedElaboratable
 
 from axelram_hw.macro import AxelramMacro
 from golden.config import AxelramConfig
-from golden.fixed import FixedModel, StoredKeys, to_fixed
+from golden.fixed import FixedModel, StoredKeys
 from golden.signs import SignSet, default_signs, sign_pattern
+from sim.vectors import extremes, gaussian, outliers
 from tests.support.streams import run, sink, source
 
 
@@ -34,22 +35,23 @@ def random_signs(cfg, seed):
 
 
 def vectors(cfg, rng, n):
-    """Gaussian vectors at varied scales, plus outlier-channel, zero and extreme vectors."""
-    top = 1 << (cfg.in_width - 1)
+    """Gaussian vectors (``sim.vectors``) in a cycle of six: full scale, outlier channels,
+    shifted right by 1..``in_width - 1`` bits, then full scale, except that every 12th from the
+    4th is zero and every 12th from the 5th an extreme with random signs (their Gaussians are
+    still drawn)."""
     out = []
     for i in range(n):
-        x = rng.standard_normal(cfg.d)
-        kind = i % 6
-        if kind == 1:
-            x[rng.choice(cfg.d, size=min(3, cfg.d), replace=False)] *= 100.0  # outliers
-        v = to_fixed(x, cfg)[0]
-        if kind == 2:
+        if i % 6 == 1:
+            v = outliers(cfg, rng, 1, shared=False)[0]
+        else:
+            v = gaussian(cfg, rng, 1, scale_bits=0)[0]
+        if i % 6 == 2:
             v = v >> int(rng.integers(1, cfg.in_width))
-        elif kind == 3 and i % 12 == 3:
+        elif i % 12 == 3:
             v = np.zeros(cfg.d, dtype=np.int64)
-        elif kind == 4 and i % 12 == 4:
-            v = np.where(rng.random(cfg.d) < 0.5, -top, top - 1)
-        out.append(np.asarray(v, dtype=np.int64))
+        elif i % 12 == 4:
+            v = extremes(cfg, np.where(rng.random(cfg.d) < 0.5, -1, 1))[3]
+        out.append(v)
     return out
 
 

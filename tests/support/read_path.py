@@ -10,28 +10,28 @@ import numpy as np
 from axelram_hw.read_path.packed_store import coords_per_word
 from axelram_hw.read_path.read_path import ReadPath
 from golden.config import AxelramConfig
-from golden.fixed import FixedModel, StoredKeys, to_fixed
+from golden.fixed import FixedModel, StoredKeys
 from golden.signs import default_signs
+from sim import vectors as sim_vectors
 from tests.support.streams import run, sink, source
 
-__all__ = ["cfg_id", "serial_config", "model_of", "vectors", "make_queries", "Store",
+__all__ = ["cfg_id", "serial_config", "model_of", "vectors", "Store",
            "query_beats", "expected_scores", "as_tuples", "check_scores", "after", "then_flag",
            "run_traffic", "versions"]
 
 
 def vectors(cfg, rng, n_gauss, outlier=True, zero=True, extreme=False, signs=None):
-    """Integer vectors: Gaussian, outlier channels (a few coordinates 100x), zero, extremes."""
-    out = [to_fixed(rng.standard_normal(cfg.d), cfg)[0] for _ in range(n_gauss)]
+    """Integer vectors (a list): Gaussian at full scale, outlier channels (a few coordinates
+    100x), zero, and the extremes (every ``s_i * v_i`` at ``+-2**(in_width-1)`` or one less, so
+    ``|v_0|`` comes close to ``d * 2**(in_width-1)``; then the most negative everywhere)."""
+    out = list(sim_vectors.gaussian(cfg, rng, n_gauss, scale_bits=0))
     if outlier:
-        x = rng.standard_normal(cfg.d)
-        x[rng.choice(cfg.d, size=min(3, cfg.d), replace=False)] *= 100.0
-        out.append(to_fixed(x, cfg)[0])
+        out += list(sim_vectors.outliers(cfg, rng, 1, shared=False))
     if zero:
         out.append(np.zeros(cfg.d, dtype=np.int64))
     if extreme:
-        top = 1 << (cfg.in_width - 1)
-        out.append(np.where(signs < 0, -top, top - 1))  # |v_0| ~ d * 2**(in_width-1)
-        out.append(np.full(cfg.d, -top, dtype=np.int64))
+        _, most_negative, _, signed = sim_vectors.extremes(cfg, signs)
+        out += [signed, most_negative]
     return out
 
 
@@ -133,23 +133,6 @@ def run_traffic(cfg, model, store_beats, queries, cmds, want, seed, p=0.6, path=
                          tail=4 * cfg.beats + 40)),
         deadline_cycles=bound)
     check_scores(got, want)
-
-
-def make_queries(cfg, model, rng, n_random):
-    """Gaussian, outlier-channel, zero and maximum-magnitude queries (integers)."""
-    qs = []
-    for _ in range(n_random):
-        qs.append(to_fixed(rng.standard_normal(cfg.d), cfg)[0])
-    x = rng.standard_normal(cfg.d)
-    x[rng.choice(cfg.d, size=min(3, cfg.d), replace=False)] *= 100.0
-    qs.append(to_fixed(x, cfg)[0])
-    qs.append(np.zeros(cfg.d, dtype=np.int64))
-    # s_i * q_i = +-2**(in_width-1) (or one less) everywhere: |v_0| close to d * 2**(in_width-1)
-    top = 1 << (cfg.in_width - 1)
-    s = model.signs.signs[0].astype(np.int64)
-    qs.append(np.where(s < 0, -top, top - 1))
-    qs.append(np.full(cfg.d, -top, dtype=np.int64))
-    return qs
 
 
 def cfg_id(p):

@@ -8,8 +8,9 @@ from amaranth.hdl import ClockDomain, Module
 
 from axelram_hw.read_path.index_store import IndexStore
 from golden.config import AxelramConfig
-from golden.fixed import FixedModel, to_fixed
+from golden.fixed import FixedModel
 from golden.signs import default_signs
+from tests.support.read_path import vectors
 from tests.support.streams import run, source
 
 CONFIGS = [
@@ -27,12 +28,8 @@ def cfg_id(p):
 
 
 def make_keys(cfg, rng, n):
-    keys = [to_fixed(rng.standard_normal(cfg.d), cfg)[0] for _ in range(n - 2)]
-    x = rng.standard_normal(cfg.d)
-    x[rng.choice(cfg.d, size=min(3, cfg.d), replace=False)] *= 100.0  # outlier channels
-    keys.append(to_fixed(x, cfg)[0])
-    keys.append(np.zeros(cfg.d, dtype=np.int64))
-    return np.array(keys)
+    """``n - 2`` Gaussian keys, one with outlier channels, one zero."""
+    return np.array(vectors(cfg, rng, n_gauss=n - 2))
 
 
 def write_beats(cfg, slots, stored):

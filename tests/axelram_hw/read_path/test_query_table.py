@@ -7,9 +7,10 @@ import pytest
 
 from axelram_hw.read_path.query_table import QueryTableBuilder
 from golden.config import AxelramConfig
-from golden.fixed import FixedModel, to_fixed
+from golden.fixed import FixedModel
 from golden.signs import default_signs
-from tests.support.read_path import make_queries
+from sim.vectors import gaussian
+from tests.support.read_path import vectors
 from tests.support.streams import run, source, stream_get
 
 CONFIGS = [
@@ -77,7 +78,8 @@ def test_tables_bit_exact(params):
     cfg = AxelramConfig(**params)
     model = FixedModel(cfg, default_signs(cfg.d, cfg.layers))
     rng = np.random.default_rng(cfg.d * 10 + cfg.b)
-    queries = make_queries(cfg, model, rng, n_random=2 if cfg.d == 128 else 5)
+    queries = vectors(cfg, rng, n_gauss=2 if cfg.d == 128 else 5, extreme=True,
+                      signs=model.signs.signs[0])
     payloads = [beat for q in queries for beat in beats_of(cfg, model.rotate(q, 0))]
     dut = QueryTableBuilder(cfg)
     got = []
@@ -97,7 +99,7 @@ def test_clocks_per_query(params):
     """An idle builder with a free bank: o.valid exactly clocks_per_query after the first beat."""
     cfg = AxelramConfig(**params)
     model = FixedModel(cfg, default_signs(cfg.d, cfg.layers))
-    q = to_fixed(np.random.default_rng(0).standard_normal(cfg.d), cfg)[0]
+    q = gaussian(cfg, np.random.default_rng(0), 1, scale_bits=0)[0]
     dut = QueryTableBuilder(cfg)
     seen = {}
 

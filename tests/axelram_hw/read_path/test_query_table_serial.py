@@ -9,9 +9,9 @@ import pytest
 from axelram_hw.read_path.query_table_serial import SerialQueryTableBuilder
 from tests.support.read_path import (
     cfg_id,
-    make_queries,
     model_of,
     serial_config,
+    vectors,
 )
 from tests.support.streams import run, source, stream_get
 
@@ -39,7 +39,8 @@ def test_builder_tables(params):
     cfg = serial_config(params)
     model = model_of(cfg)
     rng = np.random.default_rng(cfg.d + cfg.b)
-    queries = make_queries(cfg, model, rng, n_random=2) + magnitude_queries(cfg, model)
+    queries = (vectors(cfg, rng, n_gauss=2, extreme=True, signs=model.signs.signs[0])
+               + magnitude_queries(cfg, model))
     beats = [[int(x)] for q in queries for x in model.rotate(q, 0)]
     dut = SerialQueryTableBuilder(cfg)
     H = cfg.half_levels

@@ -15,8 +15,9 @@ from amaranth.hdl import ClockDomain, Module, Signal, signed, unsigned
 from axelram_hw.lib.multiply import product_terms
 from axelram_hw.read_path.read_path import ReadPath
 from golden.config import AxelramConfig
-from golden.fixed import FixedModel, to_fixed
+from golden.fixed import FixedModel
 from golden.signs import default_signs
+from sim.vectors import gaussian
 from tests.support.read_path import (
     Store,
     check_scores,
@@ -73,7 +74,7 @@ def test_fill_whole_store(params):
     cfg = AxelramConfig(**params)
     model = FixedModel(cfg, default_signs(cfg.d, cfg.layers))
     rng = np.random.default_rng(7)
-    keys = np.array([to_fixed(rng.standard_normal(cfg.d), cfg)[0] for _ in range(cfg.t + 4)])
+    keys = gaussian(cfg, rng, cfg.t + 4, scale_bits=0)
     slots = np.concatenate([rng.permutation(cfg.t), rng.choice(cfg.t, 4, replace=False)])
     store = Store(cfg)
     beats = store.write(slots, model.write(keys))
@@ -91,7 +92,7 @@ def test_throughput(params):
     cfg = AxelramConfig(**params)
     model = FixedModel(cfg, default_signs(cfg.d, cfg.layers))
     rng = np.random.default_rng(11)
-    keys = np.array([to_fixed(rng.standard_normal(cfg.d), cfg)[0] for _ in range(cfg.t)])
+    keys = gaussian(cfg, rng, cfg.t, scale_bits=0)
     store = Store(cfg)
     beats = store.write(np.arange(cfg.t), model.write(keys))
     queries = vectors(cfg, rng, n_gauss=2, outlier=False, zero=False)

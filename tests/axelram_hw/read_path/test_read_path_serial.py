@@ -33,7 +33,8 @@ from axelram_hw.read_path.query_table_serial import SerialQueryTableBuilder
 from axelram_hw.read_path.read_path_serial import SerialReadPath
 from axelram_hw.read_path.scorer_serial import SerialScorer
 from golden.config import AxelramConfig
-from golden.fixed import StoredKeys, to_fixed
+from golden.fixed import StoredKeys
+from sim.vectors import gaussian
 from tests.support.read_path import (
     Store,
     after,
@@ -103,7 +104,7 @@ def test_fill_whole_store(params):
     cfg = serial_config(params)
     model = model_of(cfg)
     rng = np.random.default_rng(7)
-    keys = np.array([to_fixed(rng.standard_normal(cfg.d), cfg)[0] for _ in range(cfg.t + 4)])
+    keys = gaussian(cfg, rng, cfg.t + 4, scale_bits=0)
     slots = np.concatenate([rng.permutation(cfg.t), rng.choice(cfg.t, 4, replace=False)])
     store = Store(cfg)
     beats = store.write(slots, model.write(keys))
@@ -309,7 +310,7 @@ def test_timeline_checker_rejects_stale_and_wrong_scores():
     rng = np.random.default_rng(0)
     keys = np.array(vectors(cfg, rng, n_gauss=2, outlier=False, zero=False))
     stored = model.write(keys)
-    q = [to_fixed(rng.standard_normal(cfg.d), cfg)[0]]
+    q = list(gaussian(cfg, rng, 1, scale_bits=0))
     writes = []
     for n, row in enumerate(stored.idx):  # both keys into slot 1, the second ending at clock 20
         for c, idx in enumerate(row):
@@ -336,9 +337,8 @@ def test_visibility_edge(params):
     cfg = serial_config(params)
     model = model_of(cfg)
     rng = np.random.default_rng(5)
-    old = np.array([to_fixed(rng.standard_normal(cfg.d), cfg)[0] for _ in range(cfg.t)])
-    new = model.write(np.array([to_fixed(rng.standard_normal(cfg.d), cfg)[0]
-                                for _ in range(cfg.t)]))
+    old = gaussian(cfg, rng, cfg.t, scale_bits=0)
+    new = model.write(gaussian(cfg, rng, cfg.t, scale_bits=0))
     store = Store(cfg)
     beats_old = store.write(range(cfg.t), model.write(old))
     order = [int(s) for s in rng.permutation(cfg.t)]
@@ -390,7 +390,7 @@ def test_stale_index_words_score_zero():
     cfg = serial_config(dict(d=32, b=3, t=8))
     model = model_of(cfg)
     rng = np.random.default_rng(9)
-    keys = np.array([to_fixed(rng.standard_normal(cfg.d), cfg)[0] for _ in range(cfg.t)])
+    keys = gaussian(cfg, rng, cfg.t, scale_bits=0)
     beats = Store(cfg).write(range(cfg.t), model.write(keys))
     store = Store(cfg)
     store.write(range(4), model.write(keys[:4]))  # slots 0..3 whole; 4..7 all but a beat
@@ -526,7 +526,7 @@ def timed_run(cfg, model, *, write_while_scoring):
     second command ends in out-of-range slots. Returns the scores, the clocks of score.valid
     and of other events."""
     rng = np.random.default_rng(11)
-    keys = np.array([to_fixed(rng.standard_normal(cfg.d), cfg)[0] for _ in range(cfg.t)])
+    keys = gaussian(cfg, rng, cfg.t, scale_bits=0)
     store = Store(cfg)
     beats = store.write(np.arange(cfg.t), model.write(keys))
     queries = vectors(cfg, rng, n_gauss=2, outlier=False, zero=False)

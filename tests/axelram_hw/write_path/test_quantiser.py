@@ -10,25 +10,10 @@ import pytest
 from axelram_hw.write_path.quantiser import Quantiser
 from golden.config import AxelramConfig
 from golden.fixed import FixedModel, quantise, root, scaled_thresholds
+from sim.vectors import on_threshold_u
 from tests.support.keys import make_keys
 from tests.support.streams import run, sink, source
 from tests.support.thresholds import CONFIGS, assert_same
-
-
-def on_threshold_u(cfg, lo, rng):
-    """Rotated vectors whose coordinates sit on and next to every scaled threshold (the
-    quantiser tests ``|u| > lo_j``: the boundaries are ``+-lo_j`` and ``+-(lo_j + 1)``)."""
-    top = (1 << (cfg.u_width - 1)) - 1
-    out = []
-    for lo_k in lo:
-        special = [0, 1, -1, top, -top - 1]
-        for lj in lo_k.tolist():
-            special += [lj, lj + 1, lj - 1, -lj, -lj - 1, -lj + 1]
-        special = np.clip(np.array(special, dtype=np.int64), -top - 1, top)
-        u = rng.choice(special, size=cfg.d)
-        u[:min(cfg.d, special.size)] = special[:cfg.d]
-        out.append(u)
-    return np.array(out, dtype=np.int64)
 
 
 def quantiser_payloads(cfg, u, lo):
@@ -58,7 +43,7 @@ def test_quantiser_bit_exact(name, antisymmetric):
     lo = scaled_thresholds(cfg, *root(cfg, keys))
     u = model.rotate(keys, 0)
     # Real rotated keys, then coordinates constructed on and next to the thresholds.
-    u = np.concatenate([u, on_threshold_u(cfg, lo, rng)])
+    u = np.concatenate([u, on_threshold_u(cfg, keys, rng)])
     lo = np.concatenate([lo, lo])
     got = run_quantiser(cfg, u, lo, seed=len(name) + antisymmetric)
     assert_same(got, quantise(cfg, u, lo), "indices")
