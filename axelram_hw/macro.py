@@ -86,7 +86,7 @@ class AxelramMacro(wiring.Component):
       (credits) and the table builder.
 
     Timing (pinned by ``tests/axelram_hw/test_macro.py::test_throughput``)
-    ----------------------------------------------------------------
+    ----------------------------------------------------------------------
     * Write: one beat per clock, so one key per ``beats`` clocks (one per clock at ``P = d``),
       with no bubbles while the write stream alone is active.
     * Score: one slot per ``beats`` clocks inside a query (slots at or beyond ``t`` are faster).

@@ -56,7 +56,7 @@ class ReadPath(wiring.Component):
 
     Members
     -------
-    store_w : In(stream.Signature(write_layout(cfg)))
+    store_w : In(stream.Signature(store_write_layout(cfg)))
         Key write beats (see :class:`~axelram_hw.read_path.index_store.IndexStore`).
     query : In(stream.Signature(ArrayLayout(signed(u_width), P)))
         Rotated query beats, ``beats`` per query.

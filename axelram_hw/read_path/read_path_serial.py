@@ -62,7 +62,7 @@ class SerialReadPath(wiring.Component):
 
     Members
     -------
-    store_w : In(stream.Signature(write_layout(cfg)))
+    store_w : In(stream.Signature(store_write_layout(cfg)))
         Key write beats, one coordinate each (``slot`` on every beat, the norm used with the
         last).
     query : In(stream.Signature(ArrayLayout(signed(u_width), 1)))
