@@ -1,0 +1,1 @@
+"""The host side of the link: the device driver and the Python reference device."""
