@@ -9,11 +9,11 @@ an exit code). Heavy imports (amaranth, torch, transformers) happen inside ``fun
 import argparse
 import sys
 
-from axelram_hw.commands import verilog
+from axelram_hw.commands import board, verilog
 from golden.commands import calibrate, codebook, evaluate, kvdump, ops
 
 #: The sub-command modules, in the order ``--help`` lists them.
-COMMANDS = (codebook, ops, verilog, kvdump, calibrate, evaluate)
+COMMANDS = (codebook, ops, verilog, board, kvdump, calibrate, evaluate)
 
 
 class UserError(Exception):
