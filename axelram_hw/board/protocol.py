@@ -31,8 +31,9 @@ The receiver hunts for ``0xA5`` (other bytes are skipped and counted), then read
 header bytes, then ``length + 1`` bytes. It returns to hunting after every frame, good or bad;
 it does not re-scan the bytes of a bad frame. If no byte arrives for :data:`IDLE_TIMEOUT_BYTES`
 (255) byte times (2.55 ms at 1 Mbaud, 10 bits a byte) while a frame is incomplete, the partial
-frame is dropped and answered with ``TIMEOUT``. A host recovers from any error reply or reply
-timeout by waiting at least that long, discarding received bytes, and resending.
+frame is dropped and answered with ``TIMEOUT``. Every command is idempotent, so a host recovers
+from a ``TIMEOUT`` or ``CRC`` reply, or a reply to another opcode (a stray ``0xA5`` made the
+device swallow the request), by discarding received bytes and resending the request.
 
 Checks, in order, each answered with an error reply: a header whose ``length`` exceeds
 ``max_payload`` gets ``LENGTH`` at once (the receiver goes back to hunting, through the

@@ -222,7 +222,22 @@ class Device:
     # -- framing ------------------------------------------------------------------------------
 
     def _transact(self, opcode, payload=b""):
-        """Send one request, read its reply, return the payload of an OK reply."""
+        """Send one request, read its reply, return the payload of an OK reply.
+
+        Every command is idempotent, so a reply that shows the request was lost on the way (a
+        ``TIMEOUT`` or ``CRC`` error reply, or a reply to another opcode: a stray sync byte made
+        the device swallow the request) is answered by resending the request once.
+        """
+        try:
+            return self._exchange(opcode, payload)
+        except _Resend:
+            pass
+        try:
+            return self._exchange(opcode, payload)
+        except _Resend as exc:
+            raise LinkError(str(exc)) from None
+
+    def _exchange(self, opcode, payload):
         if hasattr(self._link, "reset_input_buffer"):
             self._link.reset_input_buffer()  # stale bytes of an earlier, failed exchange
         try:
@@ -263,8 +278,11 @@ class Device:
             raise LinkError(f"{self.url}: bad CRC in the {name} reply")
         version, op, status = header[0], header[1], header[2]
         if op != opcode | p.REPLY_FLAG:
-            raise LinkError(f"{self.url}: expected a {name} reply (opcode "
+            raise _Resend(f"{self.url}: expected the {name} reply (opcode "
                             f"0x{opcode | p.REPLY_FLAG:02x}), got opcode 0x{op:02x}")
+        if status in (Status.TIMEOUT, Status.CRC):
+            raise _Resend(f"{self.url}: device refused {name} twice: {Status(status).name} "
+                          f"({_STATUS_TEXT[status]})")
         if status != Status.OK:
             text = _STATUS_TEXT.get(status, "unknown error")
             label = Status(status).name if status in Status._value2member_map_ else status
@@ -273,6 +291,10 @@ class Device:
             raise LinkError(f"{self.url}: device speaks protocol version {version}, this host "
                             f"speaks {p.VERSION}")
         return body[:-1]
+
+
+class _Resend(LinkError):
+    """The request was lost on the way: send it again."""
 
 
 def _one_line(exc):
