@@ -3,9 +3,9 @@
 #
 # Variables (passed on only when set): D (head dim, default 128), B (bits, default 3), T, LANES,
 # LAYERS, SIGNS, BLOCK and the number formats IN_WIDTH NORM_MANT SQRT_MANT THR_FRAC CENT_FRAC
-# TABLE_WIDTH, FULL_COMPARATORS=1; for `make sim`: SIM (icarus|verilator), WAVES, K (pytest -k
-# filter); for `make pnr`: ONLY (ecp5|ice40), LIMIT (minutes per nextpnr run); ARGS: extra
-# pytest arguments for `make test` / `make sim`.
+# TABLE_WIDTH, FULL_COMPARATORS=1, SIGN_PORT=1 (run-time sign write port); for `make sim`: SIM
+# (icarus|verilator), WAVES, K (pytest -k filter); for `make pnr`: ONLY (ecp5|ice40), LIMIT
+# (minutes per nextpnr run); ARGS: extra pytest arguments for `make test` / `make sim`.
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -34,7 +34,7 @@ GEN_OPTS = --d $(or $(D),128) --b $(or $(B),3) $(call opt,--t,T) $(call opt,--la
            $(call opt,--in-width,IN_WIDTH) $(call opt,--norm-mant,NORM_MANT) \
            $(call opt,--sqrt-mant,SQRT_MANT) $(call opt,--thr-frac,THR_FRAC) \
            $(call opt,--cent-frac,CENT_FRAC) $(call opt,--table-width,TABLE_WIDTH) \
-           $(if $(FULL_COMPARATORS),--full-comparators)
+           $(if $(FULL_COMPARATORS),--full-comparators) $(if $(SIGN_PORT),--sign-port)
 SIM_ENV = $(if $(D),AXELRAM_D=$(D)) $(if $(B),AXELRAM_B=$(B)) $(if $(SIM),AXELRAM_SIM=$(SIM)) \
           $(if $(LANES),AXELRAM_LANES=$(LANES)) $(if $(T),AXELRAM_T=$(T)) \
           $(if $(WAVES),WAVES=$(WAVES))
@@ -48,8 +48,8 @@ help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(firstword $(MAKEFILE_LIST)) | \
 	    sed -E 's/^([a-z-]+):.*## (.*)/  make \1\t\2/' | expand -t 20
 	@echo "variables: D B T LANES LAYERS SIGNS BLOCK IN_WIDTH NORM_MANT SQRT_MANT THR_FRAC CENT_FRAC"
-	@echo "           TABLE_WIDTH FULL_COMPARATORS (verilog); D B SIM WAVES K (sim); ONLY LIMIT (pnr);"
-	@echo "           ARGS (pytest)"
+	@echo "           TABLE_WIDTH FULL_COMPARATORS SIGN_PORT (verilog); D B SIM WAVES K (sim);"
+	@echo "           ONLY LIMIT (pnr); ARGS (pytest)"
 
 venv:  ## set up only: apt packages, .venv, pinned packages, YoWASP caches
 	@tools/bootstrap.sh

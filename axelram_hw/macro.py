@@ -435,10 +435,13 @@ class AxelramMacro(wiring.Component):
         m.d.comb += [
             wr.en.eq(do_word & (layer < cfg.layers)),
             wr.addr.eq(Cat(word, layer)[:len(wr.addr)]),
-            wr.data.eq(self.signs.payload.word if cfg.beats == 1
-                       else self.signs.payload.word.word_select(word, cfg.lanes)),
             self.signs.ready.eq(do_word & last),
         ]
+        with m.Switch(word):  # (a multiplexer; word_select would be a shifter)
+            for c in range(cfg.beats):
+                with m.Case(c):
+                    lanes = self.signs.payload.word[c * cfg.lanes:(c + 1) * cfg.lanes]
+                    m.d.comb += wr.data.eq(lanes)
         with m.If(do_word):
             m.d.sync += word.eq(Mux(last, 0, word + 1))
         with m.Else():

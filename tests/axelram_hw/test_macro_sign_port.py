@@ -10,8 +10,9 @@ import random
 
 import numpy as np
 import pytest
-from amaranth.hdl import ClockDomain, Module
+from amaranth.hdl import ClockDomain, Fragment, Module
 
+from axelram_hw.generate import generate
 from axelram_hw.macro import AxelramMacro
 from golden.config import AxelramConfig
 from golden.fixed import FixedModel, StoredKeys
@@ -248,11 +249,37 @@ def test_reset_keeps_written_signs(lanes):
 def test_sign_port_is_optional():
     cfg = AxelramConfig(d=16, b=3, t=8, lanes=4, layers=3)
     plain, port = AxelramMacro(cfg), AxelramMacro(cfg, sign_port=True)
-    for dut in (plain, port):
-        dut._MustUse__silence = True  # built to look at, never elaborated
+    for dut in (plain, port):  # built to look at: elaborate them (no UnusedElaboratable)
+        Fragment.get(dut, None)
     assert "signs" not in plain.signature.members
     assert plain.sign_write_clocks is None
     assert port.sign_write_clocks == 4
     layout = port.signature.members["signs"].signature.members["payload"].shape
     assert dict(layout.members) == {"layer": layout["layer"].shape, "word": layout["word"].shape}
     assert (layout["layer"].shape.width, layout["word"].shape.width) == (2, 16)
+
+
+def test_generate_and_describe_the_sign_port(tmp_path):
+    """``generate(sign_port=True)``: its own name, the ``signs`` port with its fields in the
+    JSON, ``roms.sign.writable`` and the write time; the standard description has neither."""
+    cfg = AxelramConfig(d=16, b=3, t=8, lanes=4, layers=3)
+    signs = random_signs(cfg, seed=5)
+    name, text, doc = generate(cfg, signs, sign_port=True)
+    assert name == "axelram_d16_b3_t8_p4_l3_signport"
+    assert "signs__payload" in text
+    port = {p["name"]: p for p in doc["ports"]}
+    assert port["signs__valid"]["direction"] == "in" and port["signs__ready"]["direction"] == "out"
+    fields = {f["name"]: f for f in port["signs__payload"]["fields"]}
+    assert (fields["layer"]["offset"], fields["layer"]["width"]) == (0, 2)
+    assert (fields["word"]["offset"], fields["word"]["width"]) == (2, 16)
+    assert "bit i set" in fields["word"]["format"]
+    assert doc["roms"]["sign"]["writable"] is True
+    assert "first beat is accepted" in doc["roms"]["sign"]["write_port"]
+    assert doc["timing"]["sign_write_clocks"] == cfg.beats
+    assert [int(w, 16) for w in doc["roms"]["sign"]["words_hex"]] == rom_words(signs)
+
+    plain_name, plain_text, plain = generate(cfg, signs)
+    assert plain_name == "axelram_d16_b3_t8_p4_l3" and "signs__" not in plain_text
+    assert "writable" not in plain["roms"]["sign"] and "sign_write_clocks" not in plain["timing"]
+    with pytest.raises(ValueError, match="sign_port needs block 'macro', not 'fwht'"):
+        generate(cfg, signs, "fwht", sign_port=True)
