@@ -1,0 +1,1 @@
+"""Board tops and the host link: UART, link controller, board builds."""
