@@ -5,7 +5,8 @@
 # LAYERS, SIGNS, BLOCK and the number formats IN_WIDTH NORM_MANT SQRT_MANT THR_FRAC CENT_FRAC
 # TABLE_WIDTH, FULL_COMPARATORS=1, SIGN_PORT=1 (run-time sign write port); for `make sim`: SIM
 # (icarus|verilator), WAVES, K (pytest -k filter); for `make pnr`: ONLY (ecp5|ice40), LIMIT
-# (minutes per nextpnr run); ARGS: extra pytest arguments for `make test` / `make sim`.
+# (minutes per nextpnr run); for `make bitstream` / `make flash`: BOARD (icebreaker|ulx3s),
+# BITSTREAM (flash another file); ARGS: extra pytest arguments for `make test` / `make sim`.
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -41,7 +42,7 @@ SIM_ENV = $(if $(D),AXELRAM_D=$(D)) $(if $(B),AXELRAM_B=$(B)) $(if $(SIM),AXELRA
 TEST_MARKERS := not slow and not board and not eval
 
 .PHONY: help venv verilog test sim lint bench clean distclean kv-dump calibrate eval quality \
-        resources pnr
+        resources pnr bitstream flash
 
 help:  ## list the targets
 	@echo "axelram-hw targets (first use sets everything up):"
@@ -49,7 +50,7 @@ help:  ## list the targets
 	    sed -E 's/^([a-z-]+):.*## (.*)/  make \1\t\2/' | expand -t 20
 	@echo "variables: D B T LANES LAYERS SIGNS BLOCK IN_WIDTH NORM_MANT SQRT_MANT THR_FRAC CENT_FRAC"
 	@echo "           TABLE_WIDTH FULL_COMPARATORS SIGN_PORT (verilog); D B SIM WAVES K (sim);"
-	@echo "           ONLY LIMIT (pnr); ARGS (pytest)"
+	@echo "           ONLY LIMIT (pnr); BOARD BITSTREAM (bitstream, flash); ARGS (pytest)"
 
 venv:  ## set up only: apt packages, .venv, pinned packages, YoWASP caches
 	@tools/bootstrap.sh
@@ -104,6 +105,13 @@ resources:  venv  ## yosys cell counts of the standard configurations -> docs/re
 
 pnr:  venv  ## place and route on the boards' FPGAs, Fmax -> docs/pnr.md (hours; ONLY=ice40: minutes)
 	$(PY) bench/pnr.py $(call opt,--only,ONLY) $(call opt,--limit,LIMIT)
+
+# Board targets: thin wrappers over axelram_hw/board/program.py; every failure is one line.
+bitstream: venv  ## board bitstream: make bitstream BOARD=icebreaker|ulx3s (board tops: not yet)
+	@$(PY) -m axelram_hw.board.program bitstream --board "$(BOARD)"
+
+flash: venv  ## program a board: make flash BOARD=icebreaker|ulx3s [BITSTREAM=file]
+	@$(PY) -m axelram_hw.board.program flash --board "$(BOARD)" $(call opt,--bitstream,BITSTREAM)
 
 clean:  ## remove build/
 	rm -rf $(BUILD)
