@@ -3,9 +3,10 @@
 #
 # Variables (passed on only when set): D (head dim, default 128), B (bits, default 3), T, LANES,
 # LAYERS, SIGNS, BLOCK and the number formats IN_WIDTH NORM_MANT SQRT_MANT THR_FRAC CENT_FRAC
-# TABLE_WIDTH, FULL_COMPARATORS=1; for `make sim`: SIM (icarus|verilator), WAVES, K (pytest -k
-# filter); for `make pnr`: ONLY (ecp5|ice40), LIMIT (minutes per nextpnr run); ARGS: extra
-# pytest arguments for `make test` / `make sim`.
+# TABLE_WIDTH, FULL_COMPARATORS=1, SIGN_PORT=1 (run-time sign write port); for `make sim`: SIM
+# (icarus|verilator), WAVES, K (pytest -k filter); for `make pnr`: ONLY (ecp5|ice40), LIMIT
+# (minutes per nextpnr run); for `make bitstream` / `make flash`: BOARD (icebreaker|ulx3s),
+# BITSTREAM (flash another file); ARGS: extra pytest arguments for `make test` / `make sim`.
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -34,22 +35,22 @@ GEN_OPTS = --d $(or $(D),128) --b $(or $(B),3) $(call opt,--t,T) $(call opt,--la
            $(call opt,--in-width,IN_WIDTH) $(call opt,--norm-mant,NORM_MANT) \
            $(call opt,--sqrt-mant,SQRT_MANT) $(call opt,--thr-frac,THR_FRAC) \
            $(call opt,--cent-frac,CENT_FRAC) $(call opt,--table-width,TABLE_WIDTH) \
-           $(if $(FULL_COMPARATORS),--full-comparators)
+           $(if $(FULL_COMPARATORS),--full-comparators) $(if $(SIGN_PORT),--sign-port)
 SIM_ENV = $(if $(D),AXELRAM_D=$(D)) $(if $(B),AXELRAM_B=$(B)) $(if $(SIM),AXELRAM_SIM=$(SIM)) \
           $(if $(LANES),AXELRAM_LANES=$(LANES)) $(if $(T),AXELRAM_T=$(T)) \
           $(if $(WAVES),WAVES=$(WAVES))
 TEST_MARKERS := not slow and not board and not eval
 
 .PHONY: help venv verilog test sim lint bench clean distclean kv-dump calibrate eval quality \
-        resources pnr
+        resources pnr bitstream flash
 
 help:  ## list the targets
 	@echo "axelram-hw targets (first use sets everything up):"
 	@grep -E '^[a-z-]+:.*## ' $(firstword $(MAKEFILE_LIST)) | \
 	    sed -E 's/^([a-z-]+):.*## (.*)/  make \1\t\2/' | expand -t 20
 	@echo "variables: D B T LANES LAYERS SIGNS BLOCK IN_WIDTH NORM_MANT SQRT_MANT THR_FRAC CENT_FRAC"
-	@echo "           TABLE_WIDTH FULL_COMPARATORS (verilog); D B SIM WAVES K (sim); ONLY LIMIT (pnr);"
-	@echo "           ARGS (pytest)"
+	@echo "           TABLE_WIDTH FULL_COMPARATORS SIGN_PORT (verilog); D B SIM WAVES K (sim);"
+	@echo "           ONLY LIMIT (pnr); BOARD BITSTREAM (bitstream, flash); ARGS (pytest)"
 
 venv:  ## set up only: apt packages, .venv, pinned packages, YoWASP caches
 	@tools/bootstrap.sh
@@ -104,6 +105,13 @@ resources:  venv  ## yosys cell counts of the standard configurations -> docs/re
 
 pnr:  venv  ## place and route on the boards' FPGAs, Fmax -> docs/pnr.md (hours; ONLY=ice40: minutes)
 	$(PY) bench/pnr.py $(call opt,--only,ONLY) $(call opt,--limit,LIMIT)
+
+# Board targets: thin wrappers over axelram_hw/board/program.py; every failure is one line.
+bitstream: venv  ## board bitstream: make bitstream BOARD=icebreaker|ulx3s (board tops: not yet)
+	@$(PY) -m axelram_hw.board.program bitstream --board "$(BOARD)"
+
+flash: venv  ## program a board: make flash BOARD=icebreaker|ulx3s [BITSTREAM=file]
+	@$(PY) -m axelram_hw.board.program flash --board "$(BOARD)" $(call opt,--bitstream,BITSTREAM)
 
 clean:  ## remove build/
 	rm -rf $(BUILD)

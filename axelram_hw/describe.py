@@ -3,6 +3,9 @@
 Amaranth bakes parameters into the Verilog, so everything a testbench written elsewhere needs —
 the configuration, every port with its packed fields and their number formats, the timing
 facts and the ROM contents — travels in this file (``format = "axelram-hw-description/1"``).
+A macro built with the run-time sign port has ``roms.sign.writable = true`` and the port's rule
+in ``roms.sign.write_port``; without it ``writable`` is absent (read-only: the standard
+description is unchanged).
 """
 
 from importlib import metadata
@@ -29,6 +32,7 @@ def _field_formats(cfg):
         "data": f"{lsb} per coordinate",
         "neg": "bit p set: coordinate p is negated (sign -1)",
         "layer": f"sign-ROM layer 0..{cfg.layers - 1}",
+        "word": f"{cfg.d} negate bits of one layer: bit i set = coordinate i has sign -1",
         "slot": f"key slot 0..{cfg.t - 1}",
         "first": f"first slot to score, 0..{cfg.t - 1}",
         "count": f"number of slots to score, 0..{cfg.t}",
@@ -96,8 +100,10 @@ def _walk(signature, path=()):
             yield path + (name,), member, member.flow
 
 
-def describe(component, cfg, *, verilog_name, block, signs=None, timing=None):
-    """The description dictionary of one generated design."""
+def describe(component, cfg, *, verilog_name, block, signs=None, timing=None,
+             sign_port=False):
+    """The description dictionary of one generated design (``sign_port``: the macro has the
+    run-time sign write port)."""
     doc = {
         "format": FORMAT,
         "verilog": verilog_name,
@@ -140,6 +146,17 @@ def describe(component, cfg, *, verilog_name, block, signs=None, timing=None):
             "seeds": list(signs.seeds) if signs.seeds is not None else None,
             "source": signs.source,
         }
+        if sign_port:
+            doc["roms"]["sign"].update({
+                "writable": True,
+                "write_port": "signs {layer, word}: replaces layer's pattern (a layer at or "
+                              "beyond layers is ignored); the words above are the power-up "
+                              "contents, rst keeps what was written. A vector uses the patterns "
+                              "in force when its first beat is accepted; while signs.valid is "
+                              "high no first beat is accepted; a write starts when no vector is "
+                              "partly accepted and takes timing.sign_write_clocks clocks "
+                              "(ready on the last)",
+            })
     return doc
 
 

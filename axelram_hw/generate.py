@@ -28,15 +28,21 @@ BLOCKS = {
 }
 
 
-def build_block(cfg, signs, block):
-    """The Amaranth component for ``block`` (one of :data:`BLOCKS`)."""
+def build_block(cfg, signs, block, *, sign_port=False):
+    """The Amaranth component for ``block`` (one of :data:`BLOCKS`); ``sign_port`` gives the
+    macro its run-time sign write port (``AxelramMacro(..., sign_port=True)``)."""
     if block not in BLOCKS:
         raise ValueError(f"block must be one of {', '.join(BLOCKS)}, not {block!r}")
+    if sign_port:
+        if block != "macro":
+            raise ValueError(f"sign_port needs block 'macro', not {block!r}")
+        return AxelramMacro(cfg, signs, sign_port=True)
     return BLOCKS[block](cfg, signs)
 
 
-def default_name(cfg, block):
-    """``axelram_d128_b3`` plus a suffix for each parameter that differs from the default."""
+def default_name(cfg, block, *, sign_port=False):
+    """``axelram_d128_b3`` plus a suffix for each parameter that differs from the default
+    (``_signport`` for the macro with the run-time sign port)."""
     from golden.config import AxelramConfig
 
     base = AxelramConfig(d=cfg.d, b=cfg.b)
@@ -48,6 +54,8 @@ def default_name(cfg, block):
             name += f"_{tag}{getattr(cfg, field)}"
     if not cfg.antisymmetric:
         name += "_full"
+    if sign_port:
+        name += "_signport"
     return name
 
 
@@ -66,16 +74,21 @@ def drop_noinit_initialisers(text):
     return _NOINIT.sub(r"\1", text)
 
 
-def generate(cfg, signs, block="macro", name=None):
-    """Elaborate and convert: returns (name, verilog text, description dict)."""
-    name = name or default_name(cfg, block)
-    top = build_block(cfg, signs, block)
+def generate(cfg, signs, block="macro", name=None, *, sign_port=False):
+    """Elaborate and convert: returns (name, verilog text, description dict).
+
+    ``sign_port`` (macro only) adds the run-time sign write port; without it the output is the
+    standard one, byte for byte.
+    """
+    name = name or default_name(cfg, block, sign_port=sign_port)
+    top = build_block(cfg, signs, block, sign_port=sign_port)
     text = drop_noinit_initialisers(verilog.convert(top, name=name, emit_src=False))
     timing = {}
     for attr in ("latency", "query_latency", "write_latency", "table_gap",
-                 "clocks_per_query"):
+                 "clocks_per_query", "sign_write_clocks"):
         if isinstance(getattr(top, attr, None), int):
             timing[attr] = getattr(top, attr)
     doc = describe(top, cfg, verilog_name=f"{name}.v", block=block,
-                   signs=signs if block == "macro" else None, timing=timing)
+                   signs=signs if block == "macro" else None, timing=timing,
+                   sign_port=sign_port)
     return name, text, doc

