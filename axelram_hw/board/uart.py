@@ -145,7 +145,7 @@ class UARTTransmitter(wiring.Component):
     Parameters
     ----------
     divisor : int
-        Clocks per bit, at least 4 (``clock frequency / baud rate``).
+        Clocks per bit, as for :class:`UARTReceiver`.
 
     Members
     -------

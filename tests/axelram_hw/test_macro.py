@@ -17,124 +17,14 @@ from amaranth.hdl import ClockDomain, Module, UnusedElaboratable
 
 from axelram_hw.macro import AxelramMacro
 from golden.config import AxelramConfig
-from golden.fixed import FixedModel, StoredKeys
-from golden.signs import SignSet, default_signs, sign_pattern
-from sim.vectors import extremes, gaussian, outliers
+from golden.fixed import FixedModel
+from golden.signs import default_signs
+from tests.support.macro import Reference, beats, check, monitor, random_signs, traffic, vectors
 from tests.support.streams import run, sink, source
 
 
 def cfg_id(p):
     return "-".join(f"{k}{v}" for k, v in p.items())
-
-
-def random_signs(cfg, seed):
-    """A sign set with a different generator seed per layer (as calibration would give)."""
-    rows = [sign_pattern(cfg.d, seed + n, n) for n in range(cfg.layers)]
-    return SignSet(np.array(rows, dtype=np.int8), seeds=tuple(seed + n for n in range(cfg.layers)),
-                   source="test")
-
-
-def vectors(cfg, rng, n):
-    """Gaussian vectors (``sim.vectors``) in a cycle of six: full scale, outlier channels,
-    shifted right by 1..``in_width - 1`` bits, then full scale, except that every 12th from the
-    4th is zero and every 12th from the 5th an extreme with random signs (their Gaussians are
-    still drawn)."""
-    out = []
-    for i in range(n):
-        if i % 6 == 1:
-            v = outliers(cfg, rng, 1, shared=False)[0]
-        else:
-            v = gaussian(cfg, rng, 1, scale_bits=0)[0]
-        if i % 6 == 2:
-            v = v >> int(rng.integers(1, cfg.in_width))
-        elif i % 12 == 3:
-            v = np.zeros(cfg.d, dtype=np.int64)
-        elif i % 12 == 4:
-            v = extremes(cfg, np.where(rng.random(cfg.d) < 0.5, -1, 1))[3]
-        out.append(v)
-    return out
-
-
-_junk = random.Random(99)
-
-
-def beats(cfg, vec, extra):
-    """The beats of one vector; ``extra`` (layer, slot or first/count) on the first beat, other
-    in-range values on the later ones (the macro must take them from the first beat only)."""
-    p, out = cfg.lanes, []
-    for c in range(cfg.beats):
-        side = extra if c == 0 else {
-            "layer": _junk.randrange(cfg.layers), "slot": _junk.randrange(cfg.t),
-            "first": _junk.randrange(cfg.t), "count": _junk.randrange(cfg.t + 1)}
-        side = {k: side[k] for k in extra}
-        out.append({**side, "key" if "slot" in extra else "query": vec[c * p:(c + 1) * p].tolist()})
-    return out
-
-
-class Reference:
-    """Per-slot history of stored keys, stamped with the cycle the key was accepted."""
-
-    def __init__(self, cfg, model):
-        self.cfg, self.model = cfg, model
-        zero = model.write(np.zeros(cfg.d, dtype=np.int64))  # never written: idx 0, norm 0
-        zero = StoredKeys(np.zeros_like(zero.idx), np.zeros_like(zero.mant),
-                          np.zeros_like(zero.exp))
-        self.history = {s: [(-1, zero)] for s in range(cfg.t)}
-
-    def write(self, cycle, slot, key, layer):
-        self.history[slot].append((cycle, self.model.write(key, layer)))
-
-    def candidates(self, table, slot, cycle):
-        """Every score the slot may give to a query accepted at ``cycle``."""
-        hist = self.history[slot]
-        start = max(n for n, (c, _) in enumerate(hist) if c < cycle)
-        out = set()
-        for _, stored in hist[start:]:
-            sc = self.model.score(table, stored)
-            out.add((int(sc.mant[0]), int(sc.exp[0])))
-        return out
-
-
-def monitor(dut, cfg, stamps):
-    """Background testbench: cycle of each first-beat acceptance on write and query."""
-
-    async def testbench(ctx):
-        cycle, nbeat = 0, {"write": 0, "query": 0}
-        while True:
-            _, _, wv, wr, qv, qr = await ctx.tick().sample(
-                dut.write.valid, dut.write.ready, dut.query.valid, dut.query.ready)
-            for name, v, r in (("write", wv, wr), ("query", qv, qr)):
-                if v and r:
-                    if nbeat[name] == 0:
-                        stamps[name].append(cycle)
-                    nbeat[name] = (nbeat[name] + 1) % cfg.beats
-            cycle += 1
-    return testbench
-
-
-def check(cfg, model, ref, queries, got, q_stamps):
-    """Compare score beats with the reference, in order; report the first mismatches."""
-    want_len = sum(c for _, _, _, c in queries)
-    assert len(got) == want_len, f"{len(got)} scores, expected {want_len}"
-    bad, n = [], 0
-    for (q, layer, first, count), cycle in zip(queries, q_stamps, strict=True):
-        table = model.query(q, layer)
-        for k in range(count):
-            s = first + k
-            g = got[n]
-            g = (int(g.mant), int(g.exp), int(g.slot), int(g.last), int(g.oob))
-            last = int(k == count - 1)
-            if s >= cfg.t:
-                ok = g == (0, 0, s, last, 1)
-                want = "oob"
-            else:
-                want = ref.candidates(table, s, cycle)
-                ok = g[2:] == (s, last, 0) and g[:2] in want
-            if not ok:
-                bad.append(f"score {n} (slot {s}): got (mant, exp, slot, last, oob) {g}, "
-                           f"want (mant, exp) in {want}")
-            n += 1
-    assert not bad, f"{len(bad)} of {n} scores differ; first: " + "; ".join(bad[:3])
 
 
 def simulate(cfg, signs, writes, queries, seed, p=0.6, reset=None):
@@ -157,18 +47,6 @@ def simulate(cfg, signs, writes, queries, seed, p=0.6, reset=None):
         background=[monitor(dut, cfg, stamps)],
         deadline_cycles=bound)
     return got, stamps
-
-
-def traffic(cfg, rng, n_writes, n_queries, slots=None):
-    keys = vectors(cfg, rng, n_writes)
-    slots = rng.integers(0, cfg.t, n_writes) if slots is None else slots
-    writes = [(k, int(rng.integers(cfg.layers)), int(s)) for k, s in zip(keys, slots,
-                                                                         strict=True)]
-    ranges = [(0, cfg.t), (int(rng.integers(cfg.t)), 5), (cfg.t - 2, 4), (3, 0),
-              (int(rng.integers(cfg.t)), cfg.t)]
-    queries = [(q, int(rng.integers(cfg.layers)), *ranges[n % len(ranges)])
-               for n, q in enumerate(vectors(cfg, rng, n_queries))]
-    return writes, queries
 
 
 def reference(cfg, model, writes, w_stamps):
@@ -202,7 +80,7 @@ def test_interleaved_traffic_bit_exact(params):
     big = cfg.d >= 128
     writes, queries = traffic(cfg, rng, 10 if big else 24, 4 if big else 8)
     got, stamps = simulate(cfg, signs, writes, queries, seed=cfg.d + cfg.lanes)
-    check(cfg, model, reference(cfg, model, writes, stamps["write"]), queries, got,
+    check(cfg, reference(cfg, model, writes, stamps["write"]), queries, got,
           stamps["query"])
 
 
@@ -218,7 +96,7 @@ def test_fill_all_slots_then_score_all(params):
     queries = [(q, 0, 0, cfg.t + 3) for q in vectors(cfg, rng, 2)]
     got, q_stamps = simulate_after_writes(cfg, writes, queries)
     ref = reference(cfg, model, writes, q_stamps["write"])
-    check(cfg, model, ref, queries, got, q_stamps["query"])
+    check(cfg, ref, queries, got, q_stamps["query"])
 
 
 def simulate_after_writes(cfg, writes, queries, p=0.7):
@@ -361,7 +239,7 @@ def test_reset_mid_traffic(lanes):
     ref = Reference(cfg, model)
     for k, la, s in writes_a + writes_b:
         ref.write(0, s, k, la)
-    check(cfg, model, ref, queries, got, [1] * len(queries))
+    check(cfg, ref, queries, got, [1] * len(queries))
 
 
 def rejects(exc, match, *args):
@@ -435,7 +313,7 @@ def test_throughput(params):
 
     run(dut, driver, wait, background=[monitor_all], deadline_cycles=30000)
     ref = reference(cfg, model, [(k, 0, s) for s, k in enumerate(keys)], [0] * cfg.t)
-    check(cfg, model, ref, queries, got, [1, 1])
+    check(cfg, ref, queries, got, [1, 1])
     w, sc, q, cm = (np.array(seen[k]) for k in ("write", "score", "query", "commit"))
     assert len(w) == cfg.t * cfg.beats and w[-1] - w[0] == len(w) - 1  # no bubbles
     assert set(np.diff(sc[:cfg.t]).tolist()) == {cfg.beats}

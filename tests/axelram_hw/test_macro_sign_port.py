@@ -15,55 +15,14 @@ from amaranth.hdl import ClockDomain, Fragment, Module
 from axelram_hw.generate import generate
 from axelram_hw.macro import AxelramMacro
 from golden.config import AxelramConfig
-from golden.fixed import FixedModel, StoredKeys
+from golden.fixed import FixedModel
 from golden.signs import rom_words
-from tests.axelram_hw.test_macro import beats, cfg_id, random_signs, traffic, vectors
+from tests.support.macro import Reference, beats, check, monitor, random_signs, traffic, vectors
 from tests.support.streams import run, sink, source
 
 
-class VersionedReference:
-    """Per-slot history of stored keys, each encoded under the sign set in force for it."""
-
-    def __init__(self, cfg, models):
-        self.cfg, self.models = cfg, models
-        zero = models[0].write(np.zeros(cfg.d, dtype=np.int64))  # never written: norm 0
-        zero = StoredKeys(np.zeros_like(zero.idx), np.zeros_like(zero.mant),
-                          np.zeros_like(zero.exp))
-        self.history = {s: [(-1, zero)] for s in range(cfg.t)}
-
-    def write(self, cycle, version, slot, key, layer):
-        self.history[slot].append((cycle, self.models[version].write(key, layer)))
-
-    def candidates(self, table, version, slot, cycle):
-        """Every score the slot may give to a query accepted at ``cycle`` (the key accepted
-        last before it, or any later one: see the macro's ordering rule)."""
-        hist = self.history[slot]
-        start = max(n for n, (c, _) in enumerate(hist) if c < cycle)
-        out = set()
-        for _, stored in hist[start:]:
-            sc = self.models[version].score(table, stored)
-            out.add((int(sc.mant[0]), int(sc.exp[0])))
-        return out
-
-
-def monitor(dut, cfg, stamps):
-    """Background testbench: cycle of each first-beat acceptance and of each sign write."""
-
-    async def testbench(ctx):
-        cycle, nbeat = 0, {"write": 0, "query": 0}
-        while True:
-            *_, wv, wr, qv, qr, sv, sr = await ctx.tick().sample(
-                dut.write.valid, dut.write.ready, dut.query.valid, dut.query.ready,
-                dut.signs.valid, dut.signs.ready)
-            for name, v, r in (("write", wv, wr), ("query", qv, qr)):
-                if v and r:
-                    if nbeat[name] == 0:
-                        stamps[name].append(cycle)
-                    nbeat[name] = (nbeat[name] + 1) % cfg.beats
-            if sv and sr:
-                stamps["signs"].append(cycle)
-            cycle += 1
-    return testbench
+def cfg_id(p):
+    return "-".join(f"{k}{v}" for k, v in p.items())
 
 
 def version_at(sign_stamps, cycle):
@@ -77,28 +36,6 @@ def versions(signs, sign_writes):
     for layer, word in sign_writes:
         out.append(out[-1].with_word(layer, word))
     return out
-
-
-def check(cfg, models, ref, queries, got, q_stamps, sign_stamps):
-    """Compare score beats with the reference, in order; report the first mismatches."""
-    assert len(got) == sum(c for *_, c in queries), f"{len(got)} scores"
-    bad, n = [], 0
-    for (q, layer, first, count), cycle in zip(queries, q_stamps, strict=True):
-        version = version_at(sign_stamps, cycle)
-        table = models[version].query(q, layer)
-        for k in range(count):
-            s, g, last = first + k, got[n], int(k == count - 1)
-            g = (int(g.mant), int(g.exp), int(g.slot), int(g.last), int(g.oob))
-            if s >= cfg.t:
-                want, ok = "oob", g == (0, 0, s, last, 1)
-            else:
-                want = ref.candidates(table, version, s, cycle)
-                ok = g[2:] == (s, last, 0) and g[:2] in want
-            if not ok:
-                bad.append(f"score {n} (slot {s}, sign version {version}): got {g}, want "
-                           f"(mant, exp) in {want}")
-            n += 1
-    assert not bad, f"{len(bad)} of {n} scores differ; first: " + "; ".join(bad[:3])
 
 
 def new_words(cfg, rng, n):
@@ -155,10 +92,11 @@ def test_sign_writes_between_traffic_bit_exact(params):
     models = [FixedModel(cfg, v) for v in versions(signs, sign_writes)]
     used = {version_at(stamps["signs"], c) for c in stamps["write"] + stamps["query"]}
     assert len(used) >= 3, f"traffic saw only sign versions {used}"  # the test means something
-    ref = VersionedReference(cfg, models)
+    ref = Reference(cfg, models)
     for (k, la, s), cycle in zip(writes, stamps["write"], strict=True):
-        ref.write(cycle, version_at(stamps["signs"], cycle), s, k, la)
-    check(cfg, models, ref, queries, got, stamps["query"], stamps["signs"])
+        ref.write(cycle, s, k, la, version_at(stamps["signs"], cycle))
+    check(cfg, ref, queries, got, stamps["query"],
+          version_of=lambda cycle: version_at(stamps["signs"], cycle))
 
 
 @pytest.mark.parametrize("lanes", [16, 4, 1])

@@ -5,15 +5,20 @@ import time
 
 import numpy as np
 import pytest
-from amaranth import ClockDomain, Module
 from amaranth.back import verilog
 
 from axelram_hw.front_end.fwht import SignFlipFWHT
 from golden.config import AxelramConfig
-from golden.fixed import FixedModel
-from golden.signs import default_signs
 from sim.vectors import fwht_vectors
-from tests.support.rotation import beats, check, expected
+from tests.support.rotation import (
+    beats,
+    check,
+    check_against_fixed_model,
+    expected,
+    reset_bench,
+    reset_then_send,
+    take_around_reset,
+)
 from tests.support.streams import run, sink, source, stream_put
 
 CONFIGS = {
@@ -92,10 +97,7 @@ def test_fwht_reset_mid_traffic(name):
     x, neg = fwht_vectors(cfg, rng, 8)
     junk = beats(cfg, junk_x, junk_neg)
     dut = SignFlipFWHT(cfg)
-    top = Module()
-    top.domains.sync = cd = ClockDomain("sync")
-    top.submodules.dut = dut
-    state = {"reset_done": False, "pending": None, "sent": 0}
+    top, cd, state = reset_bench(dut, sent=0)
     before, got = [], []
 
     async def drive(ctx):
@@ -107,31 +109,10 @@ def test_fwht_reset_mid_traffic(name):
                 break
         else:
             raise AssertionError("test set-up: the input never stalled")
-        state["pending"] = ctx.get(dut.o.valid)
-        ctx.set(cd.rst, 1)
-        await ctx.tick()  # one clock of reset is enough
-        ctx.set(cd.rst, 0)
-        assert not ctx.get(dut.o.valid)
-        assert ctx.get(dut.i.ready)
-        state["reset_done"] = True
-        await source(dut.i, beats(cfg, x, neg), rng=random.Random(4), p_valid=0.6)(ctx)
+        await reset_then_send(ctx, dut, cd, state, beats(cfg, x, neg))
 
-    async def take(ctx):
-        ready = random.Random(5)
-        while True:
-            ctx.set(dut.o.ready, ready.random() < 0.15)
-            _, rst, valid, ok, payload = await ctx.tick().sample(dut.o.valid, dut.o.ready,
-                                                                dut.o.payload)
-            if rst:
-                break
-            if valid and ok:
-                before.append(payload)
-        ctx.set(dut.o.ready, 0)
-        while not state["reset_done"]:
-            await ctx.tick()
-        await sink(dut.o, len(x) * cfg.beats, got, rng=random.Random(6), p_ready=0.6,
-                   tail=dut.latency + 2 * cfg.beats + 8)(ctx)
-
+    take = take_around_reset(dut, state, before, got, len(x) * cfg.beats, 0.15,
+                             tail=dut.latency + 2 * cfg.beats + 8)
     run(top, drive, take, deadline_cycles=4000)
     assert state["pending"], "test set-up: want an output pending at reset"
     done = len(before) // cfg.beats
@@ -143,17 +124,7 @@ def test_fwht_reset_mid_traffic(name):
 def test_fwht_matches_fixed_model():
     """The neg bits are the sign ROM's ``s == -1``: same result as FixedModel.rotate."""
     cfg = AxelramConfig(d=16, b=3, lanes=4, layers=3, in_width=10)
-    model = FixedModel(cfg, default_signs(cfg.d, cfg.layers))
-    x, _ = fwht_vectors(cfg, np.random.default_rng(3), 9)
-    layers = np.arange(len(x)) % cfg.layers
-    neg = (model.signs.signs[layers] == -1).astype(np.int64)
-    want = np.stack([model.rotate(v, layer) for v, layer in zip(x, layers, strict=True)])
-    dut = SignFlipFWHT(cfg)
-    got = []
-    run(dut, source(dut.i, beats(cfg, x, neg), rng=random.Random(1), p_valid=0.6),
-        sink(dut.o, len(x) * cfg.beats, got, rng=random.Random(2), p_ready=0.6, tail=30),
-        deadline_cycles=2000)
-    check(cfg, want, got)
+    check_against_fixed_model(SignFlipFWHT(cfg), cfg, tail=30, deadline_cycles=2000)
 
 
 def test_fwht_full_parallel_converts_to_verilog():

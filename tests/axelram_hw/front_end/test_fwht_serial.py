@@ -4,14 +4,12 @@ import random
 
 import numpy as np
 import pytest
-from amaranth import ClockDomain, Module
 from amaranth.back import verilog
 
 from axelram_hw.front_end.fwht_serial import SerialFWHT
 from golden.config import AxelramConfig
-from golden.fixed import FixedModel
-from golden.signs import default_signs
 from sim.vectors import fwht_vectors
+from tests.support import rotation
 from tests.support.rotation import beats, check, expected
 from tests.support.streams import run, sink, source, stream_put
 from tests.support.tools import lint, needs_verilator
@@ -201,41 +199,17 @@ def test_serial_fwht_reset_mid_vector(name):
     x, neg = fwht_vectors(cfg, rng, 6)
     junk = beats(cfg, junk_x, junk_neg)
     dut = SerialFWHT(cfg)
-    top = Module()
-    top.domains.sync = cd = ClockDomain("sync")
-    top.submodules.dut = dut
-    state = {"reset_done": False, "pending": None}
+    top, cd, state = rotation.reset_bench(dut)
     sent = 2 * cfg.d + cfg.d // 2 + 1  # two and a half vectors
     before, got = [], []
 
     async def drive(ctx):
         for payload in junk[:sent]:
             await stream_put(ctx, dut.i, payload)
-        state["pending"] = ctx.get(dut.o.valid)
-        ctx.set(cd.rst, 1)
-        await ctx.tick()
-        ctx.set(cd.rst, 0)
-        assert not ctx.get(dut.o.valid)
-        assert ctx.get(dut.i.ready)
-        state["reset_done"] = True
-        await source(dut.i, beats(cfg, x, neg), rng=random.Random(4), p_valid=0.6)(ctx)
+        await rotation.reset_then_send(ctx, dut, cd, state, beats(cfg, x, neg))
 
-    async def take(ctx):
-        ready = random.Random(5)
-        while True:
-            ctx.set(dut.o.ready, ready.random() < 0.5)
-            _, rst, valid, ok, payload = await ctx.tick().sample(dut.o.valid, dut.o.ready,
-                                                                dut.o.payload)
-            if rst:
-                break
-            if valid and ok:
-                before.append(payload)
-        ctx.set(dut.o.ready, 0)
-        while not state["reset_done"]:
-            await ctx.tick()
-        await sink(dut.o, len(x) * cfg.beats, got, rng=random.Random(6), p_ready=0.6,
-                   tail=dut.latency + 2 * cfg.d)(ctx)
-
+    take = rotation.take_around_reset(dut, state, before, got, len(x) * cfg.beats, 0.5,
+                                      tail=dut.latency + 2 * cfg.d)
     run(top, drive, take, deadline_cycles=40 * cfg.d + 2000)
     assert state["pending"], "test set-up: want an output pending at reset"
     assert 0 < len(before) < 2 * cfg.d, "test set-up: want a vector partly out at reset"
@@ -249,17 +223,7 @@ def test_serial_fwht_reset_mid_vector(name):
 def test_serial_fwht_matches_fixed_model():
     """The neg bits are the sign ROM's ``s == -1``: same result as FixedModel.rotate."""
     cfg = AxelramConfig(d=16, b=3, lanes=1, layers=3, in_width=10)
-    model = FixedModel(cfg, default_signs(cfg.d, cfg.layers))
-    x, _ = fwht_vectors(cfg, np.random.default_rng(3), 9)
-    layers = np.arange(len(x)) % cfg.layers
-    neg = (model.signs.signs[layers] == -1).astype(np.int64)
-    want = np.stack([model.rotate(v, layer) for v, layer in zip(x, layers, strict=True)])
-    dut = SerialFWHT(cfg)
-    got = []
-    run(dut, source(dut.i, beats(cfg, x, neg), rng=random.Random(1), p_valid=0.6),
-        sink(dut.o, len(x) * cfg.beats, got, rng=random.Random(2), p_ready=0.6, tail=60),
-        deadline_cycles=4000)
-    check(cfg, want, got)
+    rotation.check_against_fixed_model(SerialFWHT(cfg), cfg, tail=60, deadline_cycles=4000)
 
 
 def test_serial_fwht_rejects_lanes():
