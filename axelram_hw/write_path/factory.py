@@ -6,13 +6,12 @@ they keep up with one key per ``d`` clocks (their ``interval <= d``), the pipeli
 elsewhere (the fall-back rule).
 """
 
-from ..lib.sideband import Sideband
-from .interface import ThresholdSignature, norm_word_layout
+from .interface import norm_word_layout
 from .key_encoder import KeyEncoder
 from .key_encoder_serial import SerialKeyEncoder
 from .norm import NormUnit
 from .norm_iterative import IterativeNormUnit
-from .thresholds import ThresholdUnit
+from .thresholds import sideband_threshold_unit
 from .thresholds_iterative import IterativeThresholdUnit
 
 __all__ = ["make_key_encoder", "make_norm_unit", "make_threshold_unit"]
@@ -32,7 +31,7 @@ def make_threshold_unit(cfg, side_shape):
         return None
     if cfg.lanes == 1 and IterativeThresholdUnit.interval_of(cfg) <= cfg.d:
         return IterativeThresholdUnit(cfg, side_shape)
-    return Sideband(ThresholdUnit(cfg), side_shape, ThresholdSignature(cfg, side_shape))
+    return sideband_threshold_unit(cfg, side_shape)
 
 
 def make_key_encoder(cfg):

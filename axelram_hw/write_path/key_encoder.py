@@ -6,10 +6,10 @@ from amaranth.lib import data, wiring
 from ..lib.checks import check_config
 from ..lib.fifo import FIFO_LATENCY, BufferedFIFO
 from ..lib.sideband import Sideband
-from .interface import KeyEncoderSignature, ThresholdSignature, norm_word_layout, threshold_layout
+from .interface import KeyEncoderSignature, norm_word_layout, threshold_layout
 from .norm import NormUnit
 from .quantiser import Quantiser
-from .thresholds import ThresholdUnit
+from .thresholds import sideband_threshold_unit
 
 __all__ = ["KeyEncoder"]
 
@@ -101,8 +101,7 @@ class KeyEncoder(wiring.Component):
     def __init__(self, cfg):
         self.cfg = check_config(self, cfg)
         self._norm = NormUnit(cfg)
-        self._thresholds = (Sideband(ThresholdUnit(cfg), norm_word_layout(cfg),
-                                     ThresholdSignature(cfg, norm_word_layout(cfg)))
+        self._thresholds = (sideband_threshold_unit(cfg, norm_word_layout(cfg))
                             if cfg.b > 1 else None)
         self._quantiser = Sideband(Quantiser(cfg), norm_word_layout(cfg))
         info_latency = (self._norm.latency + FIFO_LATENCY

@@ -10,9 +10,10 @@ from amaranth.lib.wiring import In, Out
 from ..lib.checks import check_config
 from ..lib.multiply import pipelined_product, product_latency
 from ..lib.pipeline import stage_reg
-from .interface import root_layout, threshold_layout
+from ..lib.sideband import Sideband
+from .interface import ThresholdSignature, root_layout, threshold_layout
 
-__all__ = ["ThresholdUnit"]
+__all__ = ["ThresholdUnit", "sideband_threshold_unit"]
 
 
 class ThresholdUnit(wiring.Component):
@@ -130,3 +131,10 @@ class ThresholdUnit(wiring.Component):
             values = [stage_reg(m, f"sh{s}_{j}", v, unsigned(cfg.threshold_width))
                       for j, v in enumerate(shifted)]
             shift = stage_reg(m, f"sh{s}_shift", shift[:s])
+
+
+def sideband_threshold_unit(cfg, side_shape):
+    """The pipelined :class:`ThresholdUnit` with ``side_shape`` data carried in a
+    :class:`~axelram_hw.lib.sideband.Sideband`: a :class:`~.interface.ThresholdSignature`, like
+    the iterative twin."""
+    return Sideband(ThresholdUnit(cfg), side_shape, ThresholdSignature(cfg, side_shape))

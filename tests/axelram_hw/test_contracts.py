@@ -35,7 +35,7 @@ from axelram_hw.write_path.key_encoder import KeyEncoder
 from axelram_hw.write_path.key_encoder_serial import SerialKeyEncoder
 from axelram_hw.write_path.norm import NormUnit
 from axelram_hw.write_path.norm_iterative import IterativeNormUnit
-from axelram_hw.write_path.thresholds import ThresholdUnit
+from axelram_hw.write_path.thresholds import sideband_threshold_unit
 from axelram_hw.write_path.thresholds_iterative import IterativeThresholdUnit
 from golden.config import AxelramConfig
 from golden.fixed import FixedModel, scaled_thresholds
@@ -186,7 +186,7 @@ THRESHOLD_CONFIGS = [p for p in CONFIGS if p["b"] > 1]
 
 
 def sideband_thresholds(cfg, side):
-    return Sideband(ThresholdUnit(cfg), side, ThresholdSignature(cfg, side))
+    return sideband_threshold_unit(cfg, side)
 
 
 def iterative_thresholds(cfg, side):

@@ -140,3 +140,11 @@ def test_drop_noinit_initialisers_only_touches_noinit_memories():
             "    b[0] = 8'h01;\n    b[1] = 8'h00;\n  end\n")
     assert drop_noinit_initialisers(text) == ("  reg [7:0] a_noinit [1:0];\n"
                                               + text[text.index("  reg [7:0] b"):])
+
+
+def test_block_choices_are_the_generators_blocks():
+    """``--block`` lists its choices without importing Amaranth; they are ``generate.BLOCKS``."""
+    from axelram_hw import generate
+    from axelram_hw.commands import verilog
+
+    assert verilog.BLOCKS == tuple(generate.BLOCKS)
